@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# One-time (and idempotent) set-up: system packages, model/runtime/footage,
+# npm packages, the UI and the Rust binaries. Fast when nothing changed.
+#   scripts/setup.sh           what the demo needs
+#   scripts/setup.sh --test    plus what the tests need (browser, Xvfb, window build)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+want_test=0
+[ "${1:-}" = "--test" ] && want_test=1
+
+phase_start=$SECONDS
+phase() { echo "setup: $1 ($((SECONDS - phase_start)) s so far)" >&2; }
+
+bash "$root/scripts/bootstrap.sh"
+
+# --- System packages (Debian 12) ---------------------------------------------
+apt_build=(pkg-config clang libclang-dev libavcodec-dev libavformat-dev libavutil-dev
+  libswscale-dev libdbus-1-dev libssl-dev build-essential
+  libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev)
+apt_run=(ffmpeg opencv-doc python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp)
+apt_test=(chromium xvfb xauth libgl1-mesa-dri imagemagick dbus dbus-x11)
+wanted=("${apt_build[@]}" "${apt_run[@]}")
+[ "$want_test" -eq 1 ] && wanted+=("${apt_test[@]}")
+
+if [ -z "${PEREGRINE_SKIP_APT:-}" ] && command -v dpkg-query >/dev/null 2>&1; then
+  missing=()
+  for p in "${wanted[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing system packages: ${missing[*]}" >&2
+    sudo=""
+    if [ "$(id -u)" -ne 0 ]; then
+      command -v sudo >/dev/null 2>&1 || { echo "setup: run as root: apt-get install ${missing[*]}" >&2; exit 1; }
+      sudo="sudo"
+    fi
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
+phase "system packages ready"
+
+# --- Model, ONNX Runtime, footage (cached, sha256-verified) ------------------
+eval "$(bash "$root/scripts/fetch-assets.sh" | sed "s/^\([A-Z_0-9]*\)=\(.*\)$/export \1='\2'/")"
+phase "model, runtime and footage ready"
+
+# --- npm packages and the UI ----------------------------------------------------
+lock_sum="$(sha256sum package-lock.json | cut -d' ' -f1)"
+if [ ! -f node_modules/.peregrine-lock ] || [ "$(cat node_modules/.peregrine-lock)" != "$lock_sum" ]; then
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  echo "$lock_sum" > node_modules/.peregrine-lock
+fi
+npm run --silent ui:build >&2
+phase "UI built"
+
+# --- Rust ------------------------------------------------------------------------
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${PEREGRINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/peregrine}/target}"
+cargo build --quiet -p peregrine-server --bin peregrine >&2
+if [ "$want_test" -eq 1 ] || [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  cargo build --quiet -p peregrine-app >&2
+fi
+phase "binaries built in $CARGO_TARGET_DIR"

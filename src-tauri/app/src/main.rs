@@ -1,0 +1,53 @@
+//! Peregrine's desktop shell. The engine and the API run in-process on one
+//! tokio runtime shared with Tauri; the window loads the UI from that same
+//! loopback server, exactly as a browser does, so there is one origin and
+//! one API. Native calls are allowed for that origin only (capabilities/).
+
+use launch::Launch;
+use tauri::{WebviewUrl, WebviewWindowBuilder};
+use tracing::{error, info};
+use tracing_subscriber::EnvFilter;
+
+mod launch;
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run() {
+        error!("{e:#}");
+        eprintln!("Peregrine could not start: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let launch = Launch::from_args(std::env::args().skip(1))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    tauri::async_runtime::set(runtime.handle().clone());
+
+    let (running, camsim) = runtime.block_on(launch.start())?;
+    let url = running.login_url();
+    info!(addr = %running.addr, "console ready");
+    let window_url: tauri::Url = url.parse()?;
+
+    let app = tauri::Builder::default()
+        .setup(move |app| {
+            WebviewWindowBuilder::new(app, "main", WebviewUrl::External(window_url.clone()))
+                .title("Peregrine")
+                .inner_size(1280.0, 800.0)
+                .min_inner_size(800.0, 560.0)
+                .build()?;
+            Ok(())
+        })
+        .build(tauri::generate_context!())?;
+    app.run(|_, _| {});
+    runtime.block_on(running.stop());
+    drop(camsim);
+    Ok(())
+}

@@ -1,0 +1,90 @@
+//! What a camera is to the engine: how to reach it, and how it is doing.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::fmt;
+
+pub type CameraId = i64;
+
+/// Everything the engine needs to run one camera.
+#[derive(Clone, Debug)]
+pub struct CameraSpec {
+    pub id: CameraId,
+    pub name: String,
+    /// Main stream, without credentials.
+    pub url: url::Url,
+    /// Optional lower-resolution stream for detection.
+    pub sub_url: Option<url::Url>,
+    pub credentials: Option<Credentials>,
+    /// Frames per second handed to the detector.
+    pub detect_fps: f32,
+}
+
+impl CameraSpec {
+    /// The stream detection runs on: the sub stream when there is one.
+    pub fn detect_url(&self) -> &url::Url {
+        self.sub_url.as_ref().unwrap_or(&self.url)
+    }
+}
+
+/// A camera login. `Debug` never prints the password.
+#[derive(Clone)]
+pub struct Credentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CameraState {
+    Connecting,
+    Live,
+    Error,
+    /// Turned off by the user; nothing is running.
+    Disabled,
+}
+
+/// A camera's health as a guard sees it. `message` is a sentence, empty when live.
+#[derive(Clone, Debug, Serialize)]
+pub struct CameraStatus {
+    pub state: CameraState,
+    pub message: String,
+    pub fps: f32,
+    pub bitrate_kbps: f32,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub last_frame_at: Option<DateTime<Utc>>,
+}
+
+impl CameraStatus {
+    pub fn disabled() -> Self {
+        Self {
+            state: CameraState::Disabled,
+            message: "Disabled: enable the camera to connect.".to_owned(),
+            ..Self::default()
+        }
+    }
+}
+
+impl Default for CameraStatus {
+    fn default() -> Self {
+        Self {
+            state: CameraState::Connecting,
+            message: "Connecting…".to_owned(),
+            fps: 0.0,
+            bitrate_kbps: 0.0,
+            width: None,
+            height: None,
+            last_frame_at: None,
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! Ingest: one tokio task per camera stream. Opens exactly one RTSP session
+//! with retina (TCP interleaved), stamps every access unit with
+//! `media_time`, publishes it once on a broadcast channel, and reconnects
+//! with capped exponential backoff. Every wait for the next frame has a
+//! timeout, since a hung camera keeps its socket open and simply stops.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use retina::client::{
+    PlayOptions, Session, SessionOptions, SetupOptions, TcpTransportOptions, Transport,
+};
+use retina::codec::{CodecItem, FrameFormat, ParametersRef};
+use tokio::sync::broadcast;
+use tokio::time::timeout;
+use tracing::{info, warn};
+
+use crate::camera::{CameraSpec, CameraState};
+use crate::clock::{MediaClock, MediaTime};
+use crate::error::EngineError;
+use crate::pipeline::StatusHandle;
+use crate::redact::redact_url;
+
+/// No frame for this long: the session is considered dead and reopened.
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long to wait for a camera to answer DESCRIBE/SETUP/PLAY.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+const BACKOFF_START: Duration = Duration::from_secs(1);
+const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// A session that stayed up this long resets the backoff.
+const HEALTHY_RUN: Duration = Duration::from_secs(30);
+
+/// The stream's decoding parameters: what a decoder or an MP4 writer needs.
+#[derive(Debug, PartialEq, Eq)]
+pub struct VideoParams {
+    /// RFC 6381 codec string, e.g. `avc1.4D401E`.
+    pub rfc6381_codec: String,
+    /// The AVCDecoderConfigurationRecord (avcC).
+    pub extra_data: Vec<u8>,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// One H.264 access unit as the camera sent it: length-prefixed NALs.
+#[derive(Debug)]
+pub struct AccessUnit {
+    pub media_time: MediaTime,
+    pub random_access: bool,
+    /// The clock re-anchored at this frame (reconnect or timestamp jump).
+    pub discontinuity: bool,
+    pub data: Vec<u8>,
+    pub params: Arc<VideoParams>,
+}
+
+/// Runs one camera stream until the task is aborted.
+pub async fn run(
+    spec: CameraSpec,
+    units: broadcast::Sender<Arc<AccessUnit>>,
+    status: StatusHandle,
+) {
+    let mut backoff = BACKOFF_START;
+    loop {
+        status.set_state(CameraState::Connecting, "Connecting…".to_owned());
+        let started = Instant::now();
+        let err = match run_once(&spec, &units, &status).await {
+            Ok(()) => EngineError::Rtsp {
+                message: "the camera ended the stream".to_owned(),
+            },
+            Err(e) => e,
+        };
+        if started.elapsed() >= HEALTHY_RUN {
+            backoff = BACKOFF_START;
+        }
+        warn!(camera = spec.id, error = %err, retry_in_s = backoff.as_secs(), "stream failed");
+        status.set_state(
+            CameraState::Error,
+            format!("{err} Retrying in {} s.", backoff.as_secs()),
+        );
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+async fn run_once(
+    spec: &CameraSpec,
+    units: &broadcast::Sender<Arc<AccessUnit>>,
+    status: &StatusHandle,
+) -> Result<(), EngineError> {
+    let url = spec.detect_url().clone();
+    let creds = spec
+        .credentials
+        .as_ref()
+        .map(|c| retina::client::Credentials {
+            username: c.username.clone(),
+            password: c.password.clone(),
+        });
+    let options = SessionOptions::default()
+        .creds(creds)
+        .user_agent(format!("Peregrine/{}", env!("CARGO_PKG_VERSION")));
+    let mut session = within_connect_timeout(&url, Session::describe(url.clone(), options)).await?;
+
+    let (stream_i, stream) = session
+        .streams()
+        .iter()
+        .enumerate()
+        .find(|(_, s)| s.media() == "video")
+        .ok_or_else(|| EngineError::NoVideoTrack {
+            url: redact_url(url.as_str()),
+        })?;
+    if stream.encoding_name() != "h264" {
+        return Err(EngineError::UnsupportedCodec {
+            codec: stream.encoding_name().to_uppercase(),
+        });
+    }
+    let setup = SetupOptions::default()
+        .transport(Transport::Tcp(TcpTransportOptions::default()))
+        .frame_format(FrameFormat::MP4);
+    within_connect_timeout(&url, session.setup(stream_i, setup)).await?;
+    let playing = within_connect_timeout(&url, session.play(PlayOptions::default())).await?;
+    let mut demuxed = playing.demuxed().map_err(|e| classify(&e, &url))?;
+    info!(camera = spec.id, url = %redact_url(url.as_str()), "session playing");
+
+    let mut clock: Option<MediaClock> = None;
+    let mut params: Option<Arc<VideoParams>> = None;
+    loop {
+        let item = match timeout(STALL_TIMEOUT, demuxed.next()).await {
+            Err(_) => {
+                return Err(EngineError::Stalled {
+                    seconds: STALL_TIMEOUT.as_secs(),
+                })
+            }
+            Ok(None) => return Ok(()),
+            Ok(Some(Err(e))) => return Err(classify(&e, &url)),
+            Ok(Some(Ok(item))) => item,
+        };
+        let CodecItem::VideoFrame(frame) = item else {
+            continue;
+        };
+        if params.is_none() || frame.has_new_parameters() {
+            params = video_params(demuxed.streams()[frame.stream_id()].parameters());
+            if let Some(p) = &params {
+                info!(camera = spec.id, codec = %p.rfc6381_codec, width = p.width, height = p.height, "video parameters");
+            }
+        }
+        let Some(params) = params.clone() else {
+            continue;
+        };
+        let timestamp = frame.timestamp();
+        let clock = clock.get_or_insert_with(|| MediaClock::new(timestamp.clock_rate().get()));
+        let stamp = clock.stamp(timestamp.elapsed(), now_us());
+        if stamp.discontinuity {
+            info!(
+                camera = spec.id,
+                "timestamp discontinuity: media_time re-anchored to the wall clock"
+            );
+        }
+        status.frame_received(frame.data().len(), params.width, params.height);
+        let unit = AccessUnit {
+            media_time: stamp.media_time,
+            random_access: frame.is_random_access_point(),
+            discontinuity: stamp.discontinuity,
+            data: frame.into_data(),
+            params,
+        };
+        // No receiver (nobody decoding right now) is fine.
+        let _ = units.send(Arc::new(unit));
+    }
+}
+
+async fn within_connect_timeout<T>(
+    url: &url::Url,
+    fut: impl std::future::Future<Output = Result<T, retina::Error>>,
+) -> Result<T, EngineError> {
+    match timeout(CONNECT_TIMEOUT, fut).await {
+        Ok(result) => result.map_err(|e| classify(&e, url)),
+        Err(_) => Err(EngineError::Unreachable {
+            host: host_of(url),
+            reason: format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+        }),
+    }
+}
+
+fn video_params(params: Option<ParametersRef<'_>>) -> Option<Arc<VideoParams>> {
+    match params? {
+        ParametersRef::Video(v) => {
+            let (width, height) = v.pixel_dimensions();
+            Some(Arc::new(VideoParams {
+                rfc6381_codec: v.rfc6381_codec().to_owned(),
+                extra_data: v.extra_data().to_vec(),
+                width,
+                height,
+            }))
+        }
+        _ => None,
+    }
+}
+
+fn host_of(url: &url::Url) -> String {
+    let host = url.host_str().unwrap_or("the camera");
+    match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    }
+}
+
+/// Turns retina's error into a sentence a guard understands.
+pub fn classify(err: &retina::Error, url: &url::Url) -> EngineError {
+    match err.status_code() {
+        Some(401) | Some(403) => return EngineError::WrongCredentials,
+        Some(404) => {
+            return EngineError::PathNotFound {
+                url: redact_url(url.as_str()),
+            }
+        }
+        _ => {}
+    }
+    let text = err.to_string();
+    let lower = text.to_lowercase();
+    let unreachable = |reason: &str| EngineError::Unreachable {
+        host: host_of(url),
+        reason: reason.to_owned(),
+    };
+    if lower.contains("connection refused") {
+        unreachable("connection refused")
+    } else if lower.contains("timed out") {
+        unreachable("connection timed out")
+    } else if lower.contains("no route to host") || lower.contains("network is unreachable") {
+        unreachable("no route to the host")
+    } else if lower.contains("lookup") || lower.contains("name or service not known") {
+        unreachable("the host name is not known")
+    } else if lower.contains("connection reset") || lower.contains("broken pipe") {
+        unreachable("the connection was reset")
+    } else {
+        // retina's messages carry addresses and packet context, never credentials;
+        // the first line is the part a person can read.
+        EngineError::Rtsp {
+            message: text.lines().next().unwrap_or("unknown error").to_owned(),
+        }
+    }
+}
+
+fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}

@@ -1,0 +1,263 @@
+//! Wiring: per camera an ingest task and a decode thread, one shared
+//! detector, and the status each camera reports. The [`Engine`] is the only
+//! thing the server holds.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde::Serialize;
+use tokio::sync::{broadcast, mpsc};
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
+
+use crate::camera::{CameraId, CameraSpec, CameraState, CameraStatus};
+use crate::decode::{self, DecodeOutputs, LatestFrame, RgbFrame};
+use crate::detect::{self, DetectorConfig, DetectorQueue, FrameDetections};
+use crate::ingest::{self, AccessUnit};
+
+/// Access units buffered per camera for slow consumers before they lag.
+const UNIT_BUFFER: usize = 64;
+const EVENT_BUFFER: usize = 1024;
+/// Window over which fps and bitrate are measured.
+const STATS_WINDOW: Duration = Duration::from_secs(2);
+
+/// What the engine tells the outside world.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EngineEvent {
+    Camera { id: CameraId, status: CameraStatus },
+    Detections(Arc<FrameDetections>),
+}
+
+pub struct Engine {
+    events: broadcast::Sender<EngineEvent>,
+    detector: Option<DetectorQueue>,
+    detector_error: Option<String>,
+    cameras: Mutex<HashMap<CameraId, CameraRuntime>>,
+}
+
+struct CameraRuntime {
+    status: StatusHandle,
+    latest: LatestFrame,
+    ingest: JoinHandle<()>,
+}
+
+impl Engine {
+    /// Starts the shared detector (if configured) and an engine with no
+    /// cameras. Detections are also sent to `persist`, so storage never
+    /// depends on a UI keeping up. Must be called inside a tokio runtime.
+    pub fn start(
+        detector: Option<DetectorConfig>,
+        persist: mpsc::Sender<Arc<FrameDetections>>,
+    ) -> Self {
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
+        let (queue, detector_error) = match detector {
+            None => (None, Some("no detector configured".to_owned())),
+            Some(config) => {
+                let queue = DetectorQueue::new(config.queue_capacity);
+                let events = events.clone();
+                let on_result = move |found: FrameDetections| {
+                    let found = Arc::new(found);
+                    if !found.detections.is_empty() {
+                        if let Err(e) = persist.try_send(found.clone()) {
+                            warn!(error = %e, "detections not stored: the database writer is behind");
+                        }
+                    }
+                    let _ = events.send(EngineEvent::Detections(found));
+                };
+                match detect::spawn(&config, queue.clone(), on_result) {
+                    Ok(_) => (Some(queue), None),
+                    Err(e) => {
+                        error!(error = %e, "detector unavailable; cameras will run without detection");
+                        (None, Some(e.to_string()))
+                    }
+                }
+            }
+        };
+        Self {
+            events,
+            detector: queue,
+            detector_error,
+            cameras: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Why detection is not running, if it is not.
+    pub fn detector_error(&self) -> Option<&str> {
+        self.detector_error.as_deref()
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.events.subscribe()
+    }
+
+    /// Starts (or restarts, with new settings) a camera.
+    pub fn add_camera(&self, spec: CameraSpec) {
+        self.remove_camera(spec.id);
+        let id = spec.id;
+        let status = StatusHandle::new(id, self.events.clone());
+        let latest: LatestFrame = Arc::new(Mutex::new(None));
+        let (units, units_rx) = broadcast::channel::<Arc<AccessUnit>>(UNIT_BUFFER);
+        let outputs = DecodeOutputs {
+            camera: id,
+            latest: latest.clone(),
+            detector: self.detector.clone(),
+        };
+        if let Err(e) = decode::spawn(spec.detect_fps, units_rx, outputs) {
+            error!(camera = id, error = %e, "cannot start the decode thread");
+        }
+        info!(camera = id, name = %spec.name, "camera starting");
+        let ingest = tokio::spawn(ingest::run(spec, units, status.clone()));
+        if let Ok(mut cameras) = self.cameras.lock() {
+            cameras.insert(
+                id,
+                CameraRuntime {
+                    status,
+                    latest,
+                    ingest,
+                },
+            );
+        }
+    }
+
+    /// Stops a camera; its decode thread ends when ingest drops its sender.
+    pub fn remove_camera(&self, id: CameraId) {
+        let removed = self.cameras.lock().ok().and_then(|mut c| c.remove(&id));
+        if let Some(runtime) = removed {
+            runtime.ingest.abort();
+            info!(camera = id, "camera stopped");
+        }
+    }
+
+    pub fn status(&self, id: CameraId) -> Option<CameraStatus> {
+        let cameras = self.cameras.lock().ok()?;
+        cameras.get(&id).map(|c| c.status.get())
+    }
+
+    /// The camera's latest decoded picture.
+    pub fn latest_frame(&self, id: CameraId) -> Option<Arc<RgbFrame>> {
+        let cameras = self.cameras.lock().ok()?;
+        let latest = cameras.get(&id)?.latest.lock().ok()?;
+        latest.clone()
+    }
+
+    pub fn shutdown(&self) {
+        if let Ok(mut cameras) = self.cameras.lock() {
+            for (_, runtime) in cameras.drain() {
+                runtime.ingest.abort();
+            }
+        }
+        if let Some(queue) = &self.detector {
+            queue.close();
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// A camera's status, shared between its ingest task and the API.
+#[derive(Clone)]
+pub struct StatusHandle(Arc<StatusInner>);
+
+struct StatusInner {
+    camera: CameraId,
+    events: broadcast::Sender<EngineEvent>,
+    state: Mutex<StatusState>,
+}
+
+struct StatusState {
+    status: CameraStatus,
+    window: VecDeque<(Instant, usize)>,
+    last_published: Instant,
+}
+
+impl StatusHandle {
+    fn new(camera: CameraId, events: broadcast::Sender<EngineEvent>) -> Self {
+        Self(Arc::new(StatusInner {
+            camera,
+            events,
+            state: Mutex::new(StatusState {
+                status: CameraStatus::default(),
+                window: VecDeque::new(),
+                last_published: Instant::now(),
+            }),
+        }))
+    }
+
+    pub fn get(&self) -> CameraStatus {
+        self.0
+            .state
+            .lock()
+            .map(|s| s.status.clone())
+            .unwrap_or_default()
+    }
+
+    /// Changes state; publishes an event when something a guard sees changed.
+    pub fn set_state(&self, state: CameraState, message: String) {
+        let Ok(mut s) = self.0.state.lock() else {
+            return;
+        };
+        if s.status.state == state && s.status.message == message {
+            return;
+        }
+        s.status.state = state;
+        s.status.message = message;
+        if state != CameraState::Live {
+            s.window.clear();
+            s.status.fps = 0.0;
+            s.status.bitrate_kbps = 0.0;
+        }
+        self.publish(&mut s);
+    }
+
+    /// Records one received access unit; the first one makes the camera live.
+    pub fn frame_received(&self, bytes: usize, width: u32, height: u32) {
+        let Ok(mut s) = self.0.state.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        s.window.push_back((now, bytes));
+        while s
+            .window
+            .front()
+            .is_some_and(|(t, _)| now - *t > STATS_WINDOW)
+        {
+            s.window.pop_front();
+        }
+        let span = s
+            .window
+            .front()
+            .map(|(t, _)| (now - *t).as_secs_f32())
+            .unwrap_or(0.0);
+        if span > 0.5 {
+            let total: usize = s.window.iter().map(|(_, b)| b).sum();
+            s.status.fps = (s.window.len() - 1) as f32 / span;
+            s.status.bitrate_kbps = total as f32 * 8.0 / 1000.0 / span;
+        }
+        s.status.width = Some(width);
+        s.status.height = Some(height);
+        s.status.last_frame_at = Some(Utc::now());
+        let became_live = s.status.state != CameraState::Live;
+        if became_live {
+            s.status.state = CameraState::Live;
+            s.status.message.clear();
+        }
+        if became_live || now - s.last_published >= STATS_WINDOW {
+            self.publish(&mut s);
+        }
+    }
+
+    fn publish(&self, s: &mut StatusState) {
+        s.last_published = Instant::now();
+        let _ = self.0.events.send(EngineEvent::Camera {
+            id: self.0.camera,
+            status: s.status.clone(),
+        });
+    }
+}

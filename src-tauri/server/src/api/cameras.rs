@@ -1,0 +1,438 @@
+//! `/api/v1/cameras`: create, read, update, delete, and the latest picture.
+//! Passwords go in, are encrypted at once, and never come back out.
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use peregrine_engine::{CameraSpec, CameraStatus, Credentials};
+use peregrine_store::{CameraFields, CameraRow};
+use serde::{Deserialize, Deserializer, Serialize};
+use tracing::warn;
+use url::Url;
+
+use super::error::{ApiError, ApiJson};
+use super::{parse_id, AppState};
+
+const MIN_FPS: f64 = 0.1;
+const MAX_FPS: f64 = 30.0;
+const DEFAULT_FPS: f64 = 5.0;
+
+/// A camera as the API shows it: never its password.
+#[derive(Serialize)]
+pub struct CameraView {
+    pub id: i64,
+    pub name: String,
+    pub url: String,
+    pub sub_url: Option<String>,
+    pub username: Option<String>,
+    pub has_password: bool,
+    pub detect_fps: f64,
+    pub enabled: bool,
+    #[serde(flatten)]
+    pub status: CameraStatus,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraCreate {
+    name: String,
+    url: String,
+    #[serde(default)]
+    sub_url: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    detect_fps: Option<f64>,
+    #[serde(default)]
+    enabled: Option<bool>,
+}
+
+/// Absent fields stay as they are; `null` clears the optional ones.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraPatch {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    sub_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    username: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    password: Option<Option<String>>,
+    #[serde(default)]
+    detect_fps: Option<f64>,
+    #[serde(default)]
+    enabled: Option<bool>,
+}
+
+/// Tells "absent" (outer `None`) from "null" (`Some(None)`).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+impl AppState {
+    /// Starts every enabled camera in the database.
+    pub async fn start_cameras(&self) -> anyhow::Result<usize> {
+        let rows = self.store.cameras().await?;
+        let mut started = 0;
+        for row in rows.iter().filter(|r| r.enabled) {
+            if let Some(spec) = self.spec(row) {
+                self.engine.add_camera(spec);
+                started += 1;
+            }
+        }
+        Ok(started)
+    }
+
+    /// The engine's view of a stored camera, with its password decrypted.
+    fn spec(&self, row: &CameraRow) -> Option<CameraSpec> {
+        let url = Url::parse(&row.url).ok()?;
+        let sub_url = row.sub_url.as_deref().and_then(|u| Url::parse(u).ok());
+        let password = match &row.password_enc {
+            None => String::new(),
+            Some(sealed) => self.secrets.decrypt(sealed).unwrap_or_else(|e| {
+                warn!(camera = row.id, error = %e, "cannot use the stored password");
+                String::new()
+            }),
+        };
+        let credentials = row
+            .username
+            .clone()
+            .map(|username| Credentials { username, password });
+        Some(CameraSpec {
+            id: row.id,
+            name: row.name.clone(),
+            url,
+            sub_url,
+            credentials,
+            detect_fps: row.detect_fps as f32,
+        })
+    }
+
+    /// Applies a stored camera to the engine: (re)start or stop it.
+    pub fn apply(&self, row: &CameraRow) {
+        match self.spec(row).filter(|_| row.enabled) {
+            Some(spec) => self.engine.add_camera(spec),
+            None => self.engine.remove_camera(row.id),
+        }
+    }
+
+    pub fn view(&self, row: CameraRow) -> CameraView {
+        let status = if row.enabled {
+            self.engine.status(row.id).unwrap_or_default()
+        } else {
+            CameraStatus::disabled()
+        };
+        CameraView {
+            id: row.id,
+            name: row.name,
+            url: row.url,
+            sub_url: row.sub_url,
+            username: row.username,
+            has_password: row.password_enc.is_some(),
+            detect_fps: row.detect_fps,
+            enabled: row.enabled,
+            status,
+        }
+    }
+
+    /// Inserts a camera, or updates the one with the same name (demo set-up).
+    pub async fn upsert_camera_by_name(&self, fields: CameraFields) -> anyhow::Result<CameraRow> {
+        let existing = self
+            .store
+            .cameras()
+            .await?
+            .into_iter()
+            .find(|c| c.name == fields.name);
+        let row = match existing {
+            Some(row) => self
+                .store
+                .update_camera(row.id, &fields)
+                .await?
+                .unwrap_or(row),
+            None => self.store.insert_camera(&fields, now_us()).await?,
+        };
+        self.apply(&row);
+        Ok(row)
+    }
+}
+
+pub async fn list(State(s): State<AppState>) -> Result<Json<Vec<CameraView>>, ApiError> {
+    let rows = s.store.cameras().await?;
+    Ok(Json(rows.into_iter().map(|r| s.view(r)).collect()))
+}
+
+pub async fn get_one(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<CameraView>, ApiError> {
+    let row = find(&s, &id).await?;
+    Ok(Json(s.view(row)))
+}
+
+pub async fn create(
+    State(s): State<AppState>,
+    ApiJson(body): ApiJson<CameraCreate>,
+) -> Result<(StatusCode, Json<CameraView>), ApiError> {
+    let (url, url_creds) = check_url("url", &body.url)?;
+    let sub_url = body
+        .sub_url
+        .as_deref()
+        .map(|u| check_url("sub_url", u))
+        .transpose()?;
+    let (username, password) = merge_credentials(body.username, body.password, url_creds)?;
+    let fields = CameraFields {
+        name: check_name(&body.name)?,
+        url,
+        sub_url: sub_url.map(|(u, _)| u),
+        username,
+        password_enc: seal(&s, password)?,
+        detect_fps: check_fps(body.detect_fps.unwrap_or(DEFAULT_FPS))?,
+        enabled: body.enabled.unwrap_or(true),
+    };
+    let row = s.store.insert_camera(&fields, now_us()).await?;
+    s.apply(&row);
+    Ok((StatusCode::CREATED, Json(s.view(row))))
+}
+
+pub async fn update(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(patch): ApiJson<CameraPatch>,
+) -> Result<Json<CameraView>, ApiError> {
+    let row = find(&s, &id).await?;
+    let mut fields = CameraFields {
+        name: row.name.clone(),
+        url: row.url.clone(),
+        sub_url: row.sub_url.clone(),
+        username: row.username.clone(),
+        password_enc: row.password_enc.clone(),
+        detect_fps: row.detect_fps,
+        enabled: row.enabled,
+    };
+    if let Some(name) = patch.name {
+        fields.name = check_name(&name)?;
+    }
+    if let Some(raw) = patch.url {
+        let (url, creds) = check_url("url", &raw)?;
+        fields.url = url;
+        if let Some((user, pass)) = creds {
+            fields.username = Some(user);
+            fields.password_enc = seal(&s, Some(pass))?;
+        }
+    }
+    if let Some(sub_url) = patch.sub_url {
+        fields.sub_url = sub_url
+            .map(|u| check_url("sub_url", &u).map(|(u, _)| u))
+            .transpose()?;
+    }
+    if let Some(username) = patch.username {
+        fields.username = username.map(|u| check_username(&u)).transpose()?;
+    }
+    if let Some(password) = patch.password {
+        fields.password_enc = seal(&s, password.map(|p| check_password(&p)).transpose()?)?;
+    }
+    if let Some(fps) = patch.detect_fps {
+        fields.detect_fps = check_fps(fps)?;
+    }
+    if let Some(enabled) = patch.enabled {
+        fields.enabled = enabled;
+    }
+    let row = s
+        .store
+        .update_camera(row.id, &fields)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no camera with id {}", row.id)))?;
+    s.apply(&row);
+    Ok(Json(s.view(row)))
+}
+
+pub async fn remove(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id)?;
+    s.engine.remove_camera(id);
+    if s.store.delete_camera(id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("no camera with id {id}")))
+    }
+}
+
+/// `GET /api/v1/cameras/{id}/snapshot.jpg`: the latest decoded picture.
+pub async fn snapshot(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let row = find(&s, &id).await?;
+    let frame = s
+        .engine
+        .latest_frame(row.id)
+        .ok_or_else(|| ApiError::unavailable("no picture from this camera yet"))?;
+    let jpeg = tokio::task::spawn_blocking(move || frame.to_jpeg(80))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        jpeg,
+    )
+        .into_response())
+}
+
+async fn find(s: &AppState, raw_id: &str) -> Result<CameraRow, ApiError> {
+    let id = parse_id(raw_id)?;
+    s.store
+        .camera(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no camera with id {id}")))
+}
+
+fn seal(s: &AppState, password: Option<String>) -> Result<Option<Vec<u8>>, ApiError> {
+    password
+        .filter(|p| !p.is_empty())
+        .map(|p| s.secrets.encrypt(&p).map_err(ApiError::internal))
+        .transpose()
+}
+
+fn check_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "name",
+            "must be 1 to 100 printable characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+fn check_fps(fps: f64) -> Result<f64, ApiError> {
+    if fps.is_finite() && (MIN_FPS..=MAX_FPS).contains(&fps) {
+        Ok(fps)
+    } else {
+        Err(ApiError::invalid(
+            "detect_fps",
+            format!("must be between {MIN_FPS} and {MAX_FPS} frames per second"),
+        ))
+    }
+}
+
+fn check_username(u: &str) -> Result<String, ApiError> {
+    if u.is_empty() || u.len() > 128 || u.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "username",
+            "must be 1 to 128 printable characters",
+        ));
+    }
+    Ok(u.to_owned())
+}
+
+fn check_password(p: &str) -> Result<String, ApiError> {
+    if p.len() > 256 {
+        return Err(ApiError::invalid(
+            "password",
+            "must be at most 256 characters",
+        ));
+    }
+    Ok(p.to_owned())
+}
+
+/// Explicit fields win over credentials pasted into the URL.
+fn merge_credentials(
+    username: Option<String>,
+    password: Option<String>,
+    from_url: Option<(String, String)>,
+) -> Result<(Option<String>, Option<String>), ApiError> {
+    let (url_user, url_pass) = match from_url {
+        Some((u, p)) => (Some(u), Some(p)),
+        None => (None, None),
+    };
+    let username = username
+        .or(url_user)
+        .map(|u| check_username(&u))
+        .transpose()?;
+    let password = password
+        .or(url_pass)
+        .map(|p| check_password(&p))
+        .transpose()?;
+    Ok((username, password))
+}
+
+/// Validates an RTSP URL and splits off any credentials pasted into it. The
+/// URL itself is never echoed in an error: it may hold a password.
+fn check_url(field: &str, raw: &str) -> Result<(String, Option<(String, String)>), ApiError> {
+    const EXAMPLE: &str = "such as rtsp://192.168.1.20:554/stream1";
+    if raw.len() > 2048 {
+        return Err(ApiError::invalid(
+            field,
+            "is too long (2048 characters at most)",
+        ));
+    }
+    let mut url = Url::parse(raw.trim())
+        .map_err(|_| ApiError::invalid(field, format!("must be an rtsp:// URL {EXAMPLE}")))?;
+    if !matches!(url.scheme(), "rtsp" | "rtsps") {
+        return Err(ApiError::invalid(
+            field,
+            format!(
+                "must start with rtsp:// (not {}://), {EXAMPLE}",
+                url.scheme()
+            ),
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(ApiError::invalid(field, format!("has no host: {EXAMPLE}")));
+    }
+    let creds = if url.username().is_empty() {
+        None
+    } else {
+        let decode = |s: &str| {
+            url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                .next()
+                .map(|(_, v)| v.into_owned())
+        };
+        let user = decode(url.username()).unwrap_or_default();
+        let pass = decode(url.password().unwrap_or("")).unwrap_or_default();
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        Some((user, pass))
+    };
+    Ok((url.to_string(), creds))
+}
+
+fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_pasted_credentials_off_the_url() {
+        let (url, creds) = check_url("url", "rtsp://admin:p%40ss@10.0.0.5:554/stream1").unwrap();
+        assert_eq!(url, "rtsp://10.0.0.5:554/stream1");
+        assert_eq!(creds, Some(("admin".to_owned(), "p@ss".to_owned())));
+    }
+
+    #[test]
+    fn rejects_bad_urls_without_echoing_them() {
+        for bad in ["http://admin:secret@cam/x", "not a url secret", "rtsp://"] {
+            let err = format!("{:?}", check_url("url", bad).unwrap_err());
+            assert!(err.contains("url"), "{err}");
+            assert!(!err.contains("secret"), "{err}");
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! The HTTP API, versioned under `/api/v1`, and the UI's static files.
+//! Every route passes through [`crate::auth::guard`].
+
+pub mod cameras;
+pub mod detections;
+pub mod error;
+pub mod events;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::Request;
+use axum::response::{Html, IntoResponse};
+use axum::routing::get;
+use axum::{middleware, Json, Router};
+use chrono::{DateTime, SecondsFormat, Utc};
+use peregrine_engine::Engine;
+use peregrine_store::Store;
+use serde::Serialize;
+use tower_http::services::ServeDir;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::{self, Guard};
+use crate::secrets::SecretBox;
+use error::ApiError;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub engine: Arc<Engine>,
+    pub secrets: Arc<SecretBox>,
+}
+
+impl AppState {
+    pub fn new(store: Store, engine: Arc<Engine>, secrets: Arc<SecretBox>) -> Self {
+        crate::boot_instant();
+        Self {
+            store,
+            engine,
+            secrets,
+        }
+    }
+}
+
+pub fn router(state: AppState, guard: Guard, ui_dir: &Path) -> Router {
+    let api = Router::new()
+        .route("/api/v1/health", get(health))
+        .route("/api/v1/cameras", get(cameras::list).post(cameras::create))
+        .route(
+            "/api/v1/cameras/{id}",
+            get(cameras::get_one)
+                .patch(cameras::update)
+                .delete(cameras::remove),
+        )
+        .route("/api/v1/cameras/{id}/snapshot.jpg", get(cameras::snapshot))
+        .route("/api/v1/detections", get(detections::list))
+        .route("/api/v1/events", get(events::subscribe))
+        .route("/api/{*rest}", get(no_such_endpoint).post(no_such_endpoint))
+        .with_state(state);
+    let app = if ui_dir.join("index.html").is_file() {
+        api.fallback_service(ServeDir::new(ui_dir).append_index_html_on_directories(true))
+    } else {
+        api.fallback(ui_missing)
+    };
+    app.layer(middleware::from_fn_with_state(guard, auth::guard))
+        // Spans carry the path only: query strings may hold secrets.
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+            tracing::debug_span!("http", method = %req.method(), path = %req.uri().path())
+        }))
+}
+
+#[derive(Serialize)]
+struct Health {
+    version: &'static str,
+    uptime_s: f64,
+    cameras: usize,
+    detector: DetectorHealth,
+}
+
+#[derive(Serialize)]
+struct DetectorHealth {
+    ready: bool,
+    message: Option<String>,
+}
+
+async fn health(State(s): State<AppState>) -> Result<Json<Health>, ApiError> {
+    let cameras = s.store.cameras().await?.len();
+    Ok(Json(Health {
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_s: crate::boot_instant().elapsed().as_secs_f64(),
+        cameras,
+        detector: DetectorHealth {
+            ready: s.engine.detector_error().is_none(),
+            message: s.engine.detector_error().map(str::to_owned),
+        },
+    }))
+}
+
+async fn no_such_endpoint() -> ApiError {
+    ApiError::not_found("no such API endpoint: see the README for the /api/v1 routes")
+}
+
+async fn ui_missing() -> impl IntoResponse {
+    Html(
+        "<!doctype html><meta charset=utf-8><title>Peregrine</title>\
+         <p>The web UI is not built yet: run <code>npm run setup</code> and reload.</p>",
+    )
+}
+
+/// UTC microseconds → RFC 3339 with microseconds.
+pub fn rfc3339_micros(us: i64) -> String {
+    DateTime::<Utc>::from_timestamp_micros(us)
+        .unwrap_or_default()
+        .to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// Parses a path id, naming it in the error.
+pub fn parse_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::invalid("id", "must be a positive whole number"))
+}

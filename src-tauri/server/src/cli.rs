@@ -1,0 +1,68 @@
+//! Command-line options shared by `peregrine` and the desktop app.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::demo::{self, CamSim, DemoOptions};
+use crate::{assets, Running, ServerOptions};
+
+#[derive(Args, Clone, Debug)]
+pub struct ServeArgs {
+    /// Where the database, key and token live [default: $PEREGRINE_DATA or
+    /// ~/.local/share/peregrine; the demo uses its own `demo` folder inside]
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Port on 127.0.0.1 for the UI and API (0 picks a free one)
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Run without object detection
+    #[arg(long)]
+    pub no_detector: bool,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// How many demo cameras to simulate
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub cameras: u16,
+    /// Port for the simulated cameras' RTSP server
+    #[arg(long, default_value_t = 8554)]
+    pub rtsp_port: u16,
+    /// Footage to loop [default: $PEREGRINE_FOOTAGE or the setup cache]
+    #[arg(long)]
+    pub footage: Option<PathBuf>,
+}
+
+impl ServeArgs {
+    fn options(&self, default_data_dir: PathBuf) -> ServerOptions {
+        let mut options = ServerOptions::from_env(
+            Some(self.data_dir.clone().unwrap_or(default_data_dir)),
+            self.port,
+        );
+        if self.no_detector {
+            options.detector = None;
+        }
+        options
+    }
+}
+
+/// Starts the server on the cameras in its database.
+pub async fn serve(args: &ServeArgs) -> anyhow::Result<Running> {
+    crate::start(args.options(assets::default_data_dir())).await
+}
+
+/// Starts the camera simulator, the server, and the demo cameras.
+pub async fn demo(args: &DemoArgs) -> anyhow::Result<(Running, CamSim)> {
+    let opts = DemoOptions {
+        cameras: usize::from(args.cameras),
+        rtsp_port: args.rtsp_port,
+        footage: args.footage.clone().unwrap_or_else(assets::footage),
+    };
+    let camsim = demo::start_camsim(&opts).await?;
+    let running = crate::start(args.serve.options(assets::default_data_dir().join("demo"))).await?;
+    demo::register_cameras(&running.state, &opts).await?;
+    Ok((running, camsim))
+}

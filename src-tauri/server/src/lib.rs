@@ -1,0 +1,145 @@
+//! Peregrine's server: the HTTP/WebSocket API (axum) over the engine and the
+//! store, the per-launch access token, credential encryption, and the
+//! `peregrine` command. The Tauri shell embeds exactly this: one API, two
+//! shells.
+//!
+//! Boot ([`start`]) reads as a list: data dir → store → key → engine and
+//! its writer → cameras → listener → router. Everything runs on the caller's
+//! tokio runtime; decode and inference live on the engine's own threads.
+
+pub mod api;
+pub mod assets;
+pub mod auth;
+pub mod cli;
+pub mod demo;
+pub mod secrets;
+pub mod writer;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use peregrine_engine::{DetectorConfig, Engine};
+use peregrine_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tracing::info;
+
+pub use api::AppState;
+
+/// How to start the server.
+#[derive(Clone, Debug)]
+pub struct ServerOptions {
+    pub data_dir: PathBuf,
+    /// 0 picks a free port.
+    pub port: u16,
+    /// `None` runs without detection.
+    pub detector: Option<DetectorConfig>,
+    pub ui_dir: PathBuf,
+}
+
+impl ServerOptions {
+    /// Defaults from the environment and the user's directories.
+    pub fn from_env(data_dir: Option<PathBuf>, port: u16) -> Self {
+        let data_dir = data_dir.unwrap_or_else(assets::default_data_dir);
+        let mut detector = DetectorConfig::new(assets::model_path(), assets::ort_library());
+        if let Some(threads) = assets::env_usize("PEREGRINE_DETECTOR_THREADS") {
+            detector.intra_threads = threads;
+        }
+        Self {
+            data_dir,
+            port,
+            detector: Some(detector),
+            ui_dir: assets::ui_dir(),
+        }
+    }
+}
+
+/// A running server.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub token: String,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    served: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// The URL that logs a browser in (the token is traded for a cookie at once).
+    pub fn login_url(&self) -> String {
+        format!("http://{}/?t={}", self.addr, self.token)
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.served).await;
+        self.state.engine.shutdown();
+        self.state.store.close().await;
+        info!("stopped");
+    }
+}
+
+/// Starts the engine, the cameras in the database, and the API on 127.0.0.1.
+pub async fn start(options: ServerOptions) -> anyhow::Result<Running> {
+    std::fs::create_dir_all(&options.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            options.data_dir.display()
+        )
+    })?;
+    info!(data_dir = %options.data_dir.display(), "starting");
+
+    let db_path = options.data_dir.join("peregrine.db");
+    let store = Store::open(&db_path).await?;
+    info!(db = %db_path.display(), "database ready");
+
+    let secrets = Arc::new(secrets::SecretBox::load_or_create(&options.data_dir)?);
+    info!(key = %secrets.source(), "credential key ready");
+
+    let (persist_tx, persist_rx) = tokio::sync::mpsc::channel(writer::QUEUE);
+    let engine = Arc::new(Engine::start(options.detector.clone(), persist_tx));
+    tokio::spawn(writer::run(store.clone(), persist_rx));
+
+    let state = AppState::new(store, engine, secrets);
+    let started = state.start_cameras().await?;
+    info!(cameras = started, "cameras started");
+
+    let listener = TcpListener::bind(("127.0.0.1", options.port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{}", options.port))?;
+    let addr = listener.local_addr()?;
+    let guard = auth::Guard::new(addr.port());
+    let token = guard.token().to_owned();
+    auth::write_token_file(&options.data_dir, &token)?;
+    let router = api::router(state.clone(), guard, &options.ui_dir);
+
+    let (shutdown, shutdown_rx) = oneshot::channel::<()>();
+    let served = tokio::spawn(async move {
+        let result = axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = shutdown_rx.await;
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "HTTP server failed");
+        }
+    });
+    info!(%addr, "API listening");
+    Ok(Running {
+        addr,
+        token,
+        state,
+        shutdown: Some(shutdown),
+        served,
+    })
+}
+
+/// Started at boot so `uptime_s` has a reference.
+pub(crate) fn boot_instant() -> Instant {
+    static BOOT: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *BOOT.get_or_init(Instant::now)
+}
