@@ -16,6 +16,7 @@ fn main() {
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     if let Err(e) = run() {
         error!("{e:#}");
@@ -34,6 +35,7 @@ fn run() -> anyhow::Result<()> {
     let (running, camsim) = runtime.block_on(launch.start())?;
     let url = running.login_url();
     info!(addr = %running.addr, "console ready");
+    println!("Peregrine window open; API at http://{} (scripts: Bearer token from the data directory's api-token file)", running.addr);
     let window_url: tauri::Url = url.parse()?;
 
     let app = tauri::Builder::default()

@@ -1,0 +1,92 @@
+// End-to-end: the real `peregrine demo` server + headless Chromium.
+// Needs a built binary ($PEREGRINE_BIN or ${CARGO_TARGET_DIR:-target}/debug/peregrine)
+// and /usr/bin/chromium (or $CHROMIUM_BIN).
+
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { artifactsDir, launchBrowser, startDemo } from "./harness.mjs";
+
+const CAMERAS = 4;
+const UI_DEADLINE_MS = 30_000;
+
+async function pageState(page) {
+  return page
+    .evaluate(() => ({
+      url: location.href,
+      banner: document.getElementById("banner")?.textContent ?? "",
+      tiles: [...document.querySelectorAll("[data-testid=camera-tile]")].map((t) => ({
+        id: t.getAttribute("data-camera-id"),
+        state: t.getAttribute("data-state"),
+        hasFrame: t.getAttribute("data-has-frame") === "true",
+        message: t.querySelector(".tile__message")?.textContent ?? "",
+      })),
+      labels: [...document.querySelectorAll("[data-testid=detection-label]")].map((l) => l.textContent),
+    }))
+    .catch((err) => ({ error: String(err) }));
+}
+
+test("console shows the live demo cameras with person detections", { timeout: 150_000 }, async () => {
+  let demo;
+  let browser;
+  try {
+    demo = await startDemo({ cameras: CAMERAS });
+    browser = await launchBrowser();
+    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    const consoleErrors = [];
+    page.on("pageerror", (err) => consoleErrors.push(`pageerror: ${err.message}`));
+
+    await page.goto(demo.url, { waitUntil: "load" });
+    const screenshot = path.join(artifactsDir, "browser.png");
+    mkdirSync(artifactsDir, { recursive: true });
+
+    const deadline = Date.now() + UI_DEADLINE_MS;
+    const remaining = () => Math.max(1, deadline - Date.now());
+    try {
+      await page.waitForFunction(
+        (n) => document.querySelectorAll("[data-testid=camera-tile][data-state=live]").length === n,
+        CAMERAS,
+        { timeout: remaining() },
+      );
+      await page.waitForFunction(
+        () =>
+          [...document.querySelectorAll("[data-testid=detection-label]")].some((l) =>
+            (l.textContent ?? "").trim().startsWith("person"),
+          ),
+        null,
+        { timeout: remaining(), polling: 100 },
+      );
+      // Every live tile shows a decoded snapshot (GET /api/v1/cameras/{id}/snapshot.jpg).
+      await page.waitForFunction(
+        (n) => document.querySelectorAll("[data-testid=camera-tile][data-has-frame=true]").length === n,
+        CAMERAS,
+        { timeout: remaining() },
+      );
+    } catch (err) {
+      await page.screenshot({ path: screenshot }).catch(() => {});
+      const state = JSON.stringify(await pageState(page), null, 2);
+      throw new Error(
+        `UI did not reach ${CAMERAS} live cameras with frames + a person box within ${UI_DEADLINE_MS / 1000} s: ${err.message}\n` +
+          `page: ${state}\n${consoleErrors.join("\n")}\n${demo.output()}`,
+      );
+    }
+    await page.screenshot({ path: screenshot });
+
+    // The start token was traded for a cookie and stripped by a redirect.
+    assert.doesNotMatch(page.url(), /[?&]t=/, "start token still in the URL after load");
+    const cookies = await page.context().cookies(demo.origin);
+    assert.ok(cookies.length > 0, "no session cookie was set");
+    assert.ok(cookies.every((c) => c.httpOnly), `session cookie must be HttpOnly: ${JSON.stringify(cookies)}`);
+
+    // With the cookie the API answers; without it, 401.
+    const inPage = await page.evaluate(async () => (await fetch("/api/v1/health", { credentials: "same-origin" })).status);
+    assert.equal(inPage, 200, "GET /api/v1/health with the session cookie");
+    const res = await fetch(`${demo.origin}/api/v1/health`);
+    await res.body?.cancel();
+    assert.equal(res.status, 401, "GET /api/v1/health without a cookie must be 401");
+  } finally {
+    await browser?.close().catch(() => {});
+    await demo?.stop();
+  }
+});

@@ -1,0 +1,247 @@
+// Typed client for the Peregrine REST + WebSocket API (same origin, cookie auth).
+
+export type CameraState = "connecting" | "live" | "error";
+
+export interface Health {
+  version: string;
+  uptime_s: number;
+  cameras: number;
+}
+
+export interface Camera {
+  id: number;
+  name: string;
+  url: string;
+  sub_url: string | null;
+  username: string | null;
+  has_password: boolean;
+  detect_fps: number;
+  enabled: boolean;
+  state: CameraState;
+  /** A sentence explaining the state; empty when live. */
+  message: string;
+  fps: number;
+  bitrate_kbps: number;
+  width: number | null;
+  height: number | null;
+  /** RFC 3339 timestamp, or null before the first frame. */
+  last_frame_at: string | null;
+}
+
+/** Normalised box (0..1), top-left origin, relative to the frame. */
+export interface Box {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+/** One object found in a frame, as carried by a `detections` event. */
+export interface FrameDetection {
+  class: string;
+  score: number;
+  box: Box;
+  track_id: number | null;
+}
+
+/** A stored detection, as returned by `GET /api/v1/detections`. */
+export interface Detection extends FrameDetection {
+  id: number;
+  camera_id: number;
+  media_time: string;
+}
+
+export interface DetectionsEvent {
+  type: "detections";
+  camera_id: number;
+  media_time: string;
+  detections: FrameDetection[];
+}
+
+export interface CameraEvent {
+  type: "camera";
+  camera: Camera;
+}
+
+export type ServerEvent = DetectionsEvent | CameraEvent;
+
+export interface DetectionQuery {
+  camera?: number;
+  class?: string;
+  from?: string;
+  to?: string;
+  limit?: number;
+}
+
+/** Error body used by every non-2xx API response. */
+export interface ApiErrorBody {
+  code: string;
+  message: string;
+  field?: string;
+}
+
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly field: string | undefined;
+
+  constructor(status: number, body: ApiErrorBody) {
+    super(body.message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = body.code;
+    this.field = body.field;
+  }
+}
+
+/** Thrown on HTTP 401: the session cookie is missing or expired. */
+export class SessionExpiredError extends ApiError {
+  constructor(body: ApiErrorBody) {
+    super(401, body);
+    this.name = "SessionExpiredError";
+  }
+}
+
+export const SESSION_EXPIRED_MESSAGE =
+  "Session expired: reopen Peregrine from the link printed at start or from the app";
+
+const API = "/api/v1";
+
+function isErrorBody(value: unknown): value is ApiErrorBody {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as { code?: unknown }).code === "string" &&
+    typeof (value as { message?: unknown }).message === "string"
+  );
+}
+
+async function errorFrom(res: Response): Promise<ApiError> {
+  let body: ApiErrorBody = { code: "http_" + res.status, message: `${res.status} ${res.statusText}`.trim() };
+  try {
+    const parsed: unknown = await res.json();
+    if (isErrorBody(parsed)) body = parsed;
+  } catch {
+    // Not JSON: keep the generic body.
+  }
+  return res.status === 401 ? new SessionExpiredError(body) : new ApiError(res.status, body);
+}
+
+async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
+  const init: RequestInit = { credentials: "same-origin", headers: { Accept: "application/json" } };
+  if (signal) init.signal = signal;
+  const res = await fetch(API + path, init);
+  if (!res.ok) throw await errorFrom(res);
+  return (await res.json()) as T;
+}
+
+export function getHealth(signal?: AbortSignal): Promise<Health> {
+  return getJson<Health>("/health", signal);
+}
+
+export function listCameras(signal?: AbortSignal): Promise<Camera[]> {
+  return getJson<Camera[]>("/cameras", signal);
+}
+
+/** Detections, newest first. */
+export function listDetections(query: DetectionQuery = {}, signal?: AbortSignal): Promise<Detection[]> {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined && value !== "") params.set(key, String(value));
+  }
+  const qs = params.toString();
+  return getJson<Detection[]>("/detections" + (qs ? "?" + qs : ""), signal);
+}
+
+/** URL of the latest decoded frame; `ts` defeats caches. */
+export function snapshotUrl(cameraId: number, ts: number = Date.now()): string {
+  return `${API}/cameras/${encodeURIComponent(String(cameraId))}/snapshot.jpg?ts=${ts}`;
+}
+
+export function eventsUrl(loc: Location = window.location): string {
+  const scheme = loc.protocol === "https:" ? "wss:" : "ws:";
+  return `${scheme}//${loc.host}${API}/events`;
+}
+
+function isServerEvent(value: unknown): value is ServerEvent {
+  if (typeof value !== "object" || value === null) return false;
+  const v = value as { type?: unknown; camera?: unknown; camera_id?: unknown; detections?: unknown };
+  if (v.type === "camera") return typeof v.camera === "object" && v.camera !== null;
+  if (v.type === "detections") return typeof v.camera_id === "number" && Array.isArray(v.detections);
+  return false;
+}
+
+export type StreamStatus = "connecting" | "open" | "closed";
+
+export interface EventStreamHandlers {
+  onEvent(event: ServerEvent): void;
+  /** Called on every successful (re)connection; `reconnect` is false the first time. */
+  onOpen?(reconnect: boolean): void;
+  onStatus?(status: StreamStatus): void;
+}
+
+/**
+ * WebSocket subscription to `/api/v1/events` that reconnects with
+ * exponential backoff (0.5 s doubling to 15 s, with jitter).
+ */
+export class EventStream {
+  private ws: WebSocket | null = null;
+  private timer: number | undefined;
+  private attempt = 0;
+  private opened = false;
+  private stopped = false;
+
+  constructor(
+    private readonly handlers: EventStreamHandlers,
+    private readonly url: string = eventsUrl(),
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.connect();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    window.clearTimeout(this.timer);
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) {
+      ws.onclose = null;
+      ws.close();
+    }
+    this.handlers.onStatus?.("closed");
+  }
+
+  private connect(): void {
+    if (this.stopped) return;
+    this.handlers.onStatus?.("connecting");
+    const ws = new WebSocket(this.url);
+    this.ws = ws;
+    ws.onopen = () => {
+      this.attempt = 0;
+      this.handlers.onStatus?.("open");
+      this.handlers.onOpen?.(this.opened);
+      this.opened = true;
+    };
+    ws.onmessage = (msg: MessageEvent<unknown>) => {
+      if (typeof msg.data !== "string") return;
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(msg.data);
+      } catch {
+        return;
+      }
+      if (isServerEvent(parsed)) this.handlers.onEvent(parsed);
+    };
+    ws.onclose = () => {
+      if (this.ws !== ws) return;
+      this.ws = null;
+      if (this.stopped) return;
+      this.handlers.onStatus?.("closed");
+      const base = Math.min(15_000, 500 * 2 ** this.attempt);
+      this.attempt += 1;
+      this.timer = window.setTimeout(() => this.connect(), base * (0.75 + Math.random() * 0.5));
+    };
+  }
+}

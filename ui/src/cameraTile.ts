@@ -1,0 +1,248 @@
+// One camera in the live grid: name, state badge, stats, a flicker-free
+// snapshot refresh loop and an overlay of the latest detection boxes.
+
+import { snapshotUrl, type Camera, type CameraState, type FrameDetection } from "./api";
+import { classColour } from "./colours";
+import { el, formatBitrate, formatClock, formatFps, formatScore } from "./format";
+
+/** Target interval between snapshot requests while the camera is live. */
+const SNAPSHOT_INTERVAL_MS = 500;
+/** Slower polling while connecting / in error (a frame may still appear). */
+const SNAPSHOT_IDLE_INTERVAL_MS = 2_000;
+/** Boxes older than this are cleared. */
+const BOX_TTL_MS = 1_500;
+
+const STATE_LABEL: Record<CameraState, string> = {
+  connecting: "Connecting",
+  live: "Live",
+  error: "Error",
+};
+
+const reducedMotion = (): boolean => window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+const clamp01 = (v: number): number => Math.min(1, Math.max(0, Number.isFinite(v) ? v : 0));
+const pct = (v: number): string => `${(clamp01(v) * 100).toFixed(3)}%`;
+
+export class CameraTile {
+  readonly element: HTMLElement;
+  private camera: Camera;
+
+  private readonly nameEl: HTMLHeadingElement;
+  private readonly badgeEl: HTMLSpanElement;
+  private readonly expandBtn: HTMLButtonElement;
+  private readonly viewEl: HTMLDivElement;
+  private readonly frameEl: HTMLDivElement;
+  private imgEl: HTMLImageElement;
+  private readonly placeholderEl: HTMLDivElement;
+  private readonly boxesEl: HTMLDivElement;
+  private readonly messageEl: HTMLParagraphElement;
+  private readonly fpsEl: HTMLElement;
+  private readonly bitrateEl: HTMLElement;
+  private readonly resolutionEl: HTMLElement;
+  private readonly lastFrameEl: HTMLTimeElement;
+
+  private snapshotTimer: number | undefined;
+  private pending: HTMLImageElement | null = null;
+  private hasFrame = false;
+  private failures = 0;
+  private boxTimer: number | undefined;
+  private destroyed = false;
+
+  constructor(camera: Camera) {
+    this.camera = camera;
+    const idBase = `cam-${camera.id}`;
+
+    this.element = el("article", "tile");
+    this.element.dataset["testid"] = "camera-tile";
+    this.element.setAttribute("aria-labelledby", `${idBase}-name`);
+    this.element.setAttribute("aria-describedby", `${idBase}-msg`);
+
+    const head = el("header", "tile__head");
+    this.nameEl = el("h2", "tile__name");
+    this.nameEl.id = `${idBase}-name`;
+    this.badgeEl = el("span", "badge");
+    this.badgeEl.dataset["testid"] = "camera-state";
+    this.expandBtn = el("button", "tile__expand");
+    this.expandBtn.type = "button";
+    this.expandBtn.setAttribute("aria-pressed", "false");
+    this.expandBtn.innerHTML =
+      '<svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true" focusable="false">' +
+      '<path d="M2 6V2h4M10 2h4v4M14 10v4h-4M6 14H2v-4" fill="none" stroke="currentColor" stroke-width="1.6"/></svg>';
+    this.expandBtn.addEventListener("click", () => this.toggleExpanded());
+    head.append(this.nameEl, this.badgeEl, this.expandBtn);
+
+    // The view has a fixed aspect ratio so all tiles line up; the frame
+    // inside is letterboxed to the video's aspect ratio and carries both the
+    // image and the box overlay, so normalised boxes map 1:1 onto it.
+    this.viewEl = el("div", "tile__view");
+    this.frameEl = el("div", "tile__frame");
+    this.imgEl = el("img", "tile__img");
+    this.imgEl.hidden = true;
+    this.placeholderEl = el("div", "tile__placeholder", "No frame yet");
+    this.boxesEl = el("div", "tile__boxes");
+    this.boxesEl.setAttribute("aria-hidden", "true");
+    this.frameEl.append(this.imgEl, this.boxesEl);
+    this.messageEl = el("p", "tile__message");
+    this.messageEl.id = `${idBase}-msg`;
+    this.viewEl.append(this.placeholderEl, this.frameEl, this.messageEl);
+
+    const stats = el("dl", "tile__stats");
+    const stat = (label: string, value: HTMLElement): void => {
+      const group = el("div", "stat");
+      group.append(el("dt", undefined, label), value);
+      stats.append(group);
+    };
+    this.fpsEl = el("dd");
+    this.bitrateEl = el("dd");
+    this.resolutionEl = el("dd");
+    this.lastFrameEl = el("time");
+    const lastFrameDd = el("dd");
+    lastFrameDd.append(this.lastFrameEl);
+    stat("Rate", this.fpsEl);
+    stat("Bitrate", this.bitrateEl);
+    stat("Size", this.resolutionEl);
+    stat("last frame", lastFrameDd);
+
+    this.element.append(head, this.viewEl, stats);
+    this.render();
+    this.scheduleSnapshot(0);
+  }
+
+  get id(): number {
+    return this.camera.id;
+  }
+
+  get name(): string {
+    return this.camera.name;
+  }
+
+  update(camera: Camera): void {
+    const wasLive = this.camera.state === "live";
+    this.camera = camera;
+    this.render();
+    // A camera that just came up should not wait for the slow idle poll.
+    if (!wasLive && camera.state === "live" && this.pending === null) this.scheduleSnapshot(0);
+  }
+
+  /** Draw the boxes of the most recent `detections` event for this camera. */
+  setDetections(detections: readonly FrameDetection[]): void {
+    window.clearTimeout(this.boxTimer);
+    const frag = document.createDocumentFragment();
+    for (const d of detections) {
+      const colour = classColour(d.class);
+      const box = el("div", "box");
+      box.style.left = pct(d.box.x);
+      box.style.top = pct(d.box.y);
+      box.style.width = pct(Math.min(d.box.w, 1 - clamp01(d.box.x)));
+      box.style.height = pct(Math.min(d.box.h, 1 - clamp01(d.box.y)));
+      box.style.setProperty("--box-colour", colour);
+      if (d.box.y < 0.08) box.classList.add("box--label-inside");
+      const label = el("span", "box__label", `${d.class} ${formatScore(d.score)}`);
+      label.dataset["testid"] = "detection-label";
+      box.append(label);
+      frag.append(box);
+    }
+    this.boxesEl.replaceChildren(frag);
+    if (detections.length > 0) {
+      this.boxTimer = window.setTimeout(() => this.boxesEl.replaceChildren(), BOX_TTL_MS);
+    }
+  }
+
+  destroy(): void {
+    this.destroyed = true;
+    window.clearTimeout(this.snapshotTimer);
+    window.clearTimeout(this.boxTimer);
+    if (this.pending) this.pending.src = "";
+    this.pending = null;
+    this.element.remove();
+  }
+
+  private render(): void {
+    const c = this.camera;
+    this.element.dataset["cameraId"] = String(c.id);
+    this.element.dataset["state"] = c.state;
+    this.nameEl.textContent = c.name;
+    this.nameEl.title = c.name;
+    this.badgeEl.className = `badge badge--${c.state}`;
+    this.badgeEl.textContent = STATE_LABEL[c.state] ?? c.state;
+    this.expandBtn.setAttribute("aria-label", `Enlarge ${c.name}`);
+
+    const message = c.state === "live" ? "" : c.message || (c.state === "connecting" ? "Connecting to the camera…" : "");
+    this.messageEl.textContent = message;
+    this.messageEl.hidden = message === "";
+
+    this.fpsEl.textContent = formatFps(c.fps);
+    this.bitrateEl.textContent = formatBitrate(c.bitrate_kbps);
+    this.resolutionEl.textContent = c.width && c.height ? `${c.width}×${c.height}` : "—";
+    this.lastFrameEl.textContent = formatClock(c.last_frame_at);
+    if (c.last_frame_at) this.lastFrameEl.dateTime = c.last_frame_at;
+    else this.lastFrameEl.removeAttribute("datetime");
+
+    this.imgEl.alt = `Latest frame from ${c.name}`;
+    this.placeholderEl.textContent = c.state === "error" ? "No signal" : "Waiting for first frame…";
+    if (!this.hasFrame && c.width && c.height) this.setAspect(c.width, c.height);
+  }
+
+  private setAspect(w: number, h: number): void {
+    this.frameEl.style.setProperty("--frame-ar", String(w / h));
+  }
+
+  private toggleExpanded(): void {
+    const expanded = this.element.classList.toggle("tile--expanded");
+    this.expandBtn.setAttribute("aria-pressed", String(expanded));
+    if (expanded) this.element.scrollIntoView({ block: "nearest", behavior: reducedMotion() ? "auto" : "smooth" });
+  }
+
+  private scheduleSnapshot(delayMs: number): void {
+    window.clearTimeout(this.snapshotTimer);
+    if (this.destroyed) return;
+    this.snapshotTimer = window.setTimeout(() => this.loadSnapshot(), delayMs);
+  }
+
+  /**
+   * Load the next frame off-screen and swap it in once decoded, so the tile
+   * never flickers. Only one request is in flight per tile; the next one is
+   * scheduled after the previous finished (loaded or failed).
+   */
+  private loadSnapshot(): void {
+    if (this.destroyed || this.pending) return;
+    if (document.hidden) {
+      this.scheduleSnapshot(1_000);
+      return;
+    }
+    const started = performance.now();
+    const next = new Image();
+    next.className = "tile__img";
+    next.decoding = "async";
+    next.alt = this.imgEl.alt;
+    this.pending = next;
+    next.src = snapshotUrl(this.camera.id);
+    next.decode().then(
+      () => {
+        if (this.pending !== next || this.destroyed) return;
+        this.pending = null;
+        this.failures = 0;
+        this.swapIn(next);
+        const interval = this.camera.state === "live" ? SNAPSHOT_INTERVAL_MS : SNAPSHOT_IDLE_INTERVAL_MS;
+        this.scheduleSnapshot(Math.max(0, interval - (performance.now() - started)));
+      },
+      () => {
+        if (this.pending !== next || this.destroyed) return;
+        this.pending = null;
+        this.failures += 1;
+        const backoff = this.camera.state === "live" ? 1_000 * this.failures : SNAPSHOT_IDLE_INTERVAL_MS * this.failures;
+        this.scheduleSnapshot(Math.min(5_000, backoff));
+      },
+    );
+  }
+
+  private swapIn(next: HTMLImageElement): void {
+    if (next.naturalWidth > 0 && next.naturalHeight > 0) this.setAspect(next.naturalWidth, next.naturalHeight);
+    this.imgEl.replaceWith(next);
+    this.imgEl = next;
+    if (!this.hasFrame) {
+      this.hasFrame = true;
+      this.placeholderEl.hidden = true;
+      this.element.dataset["hasFrame"] = "true";
+    }
+  }
+}

@@ -1,0 +1,52 @@
+// Header status: server health (version, camera count, uptime) and the
+// state of the live-update connection.
+
+import type { Health, StreamStatus } from "./api";
+import { formatUptime } from "./format";
+
+function byId(id: string): HTMLElement {
+  const node = document.getElementById(id);
+  if (!node) throw new Error(`missing #${id}`);
+  return node;
+}
+
+const STREAM_TEXT: Record<StreamStatus, string> = {
+  connecting: "Connecting…",
+  open: "Live updates",
+  closed: "Reconnecting…",
+};
+
+export class HealthView {
+  private readonly versionEl = byId("health-version");
+  private readonly camerasEl = byId("health-cameras");
+  private readonly uptimeEl = byId("health-uptime");
+  private readonly connEl = byId("conn-status");
+  private readonly connTextEl = byId("conn-text");
+  /** Server uptime at `syncedAt` (performance.now() ms). */
+  private uptime: { seconds: number; syncedAt: number } | null = null;
+  private ticker: number | undefined;
+
+  set(health: Health): void {
+    this.versionEl.textContent = `v${health.version}`;
+    this.camerasEl.textContent = String(health.cameras);
+    this.uptime = { seconds: health.uptime_s, syncedAt: performance.now() };
+    this.renderUptime();
+    if (this.ticker === undefined) this.ticker = window.setInterval(() => this.renderUptime(), 1_000);
+  }
+
+  setStream(status: StreamStatus | "expired"): void {
+    this.connEl.dataset["status"] = status;
+    this.connTextEl.textContent = status === "expired" ? "Signed out" : STREAM_TEXT[status];
+  }
+
+  stop(): void {
+    window.clearInterval(this.ticker);
+    this.ticker = undefined;
+  }
+
+  private renderUptime(): void {
+    if (!this.uptime) return;
+    const elapsed = (performance.now() - this.uptime.syncedAt) / 1_000;
+    this.uptimeEl.textContent = formatUptime(this.uptime.seconds + elapsed);
+  }
+}

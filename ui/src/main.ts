@@ -1,0 +1,194 @@
+// Peregrine console: wires the API client to the camera grid, the detections
+// panel and the header. Initial state comes from REST; live updates from WS.
+
+import "./style.css";
+import {
+  ApiError,
+  EventStream,
+  SESSION_EXPIRED_MESSAGE,
+  SessionExpiredError,
+  getHealth,
+  listCameras,
+  listDetections,
+  type Camera,
+  type ServerEvent,
+} from "./api";
+import { CameraTile } from "./cameraTile";
+import { DetectionsList, rowsFromEvent, rowsFromStored } from "./detectionsList";
+import { HealthView } from "./health";
+
+const HEALTH_REFRESH_MS = 15_000;
+const INITIAL_DETECTIONS = 50;
+
+function byId<T extends HTMLElement>(id: string): T {
+  const node = document.getElementById(id);
+  if (!node) throw new Error(`missing #${id}`);
+  return node as T;
+}
+
+class App {
+  private readonly grid = byId<HTMLDivElement>("camera-grid");
+  private readonly gridEmpty = byId<HTMLParagraphElement>("cameras-empty");
+  private readonly banner = byId<HTMLDivElement>("banner");
+  private readonly health = new HealthView();
+  private readonly tiles = new Map<number, CameraTile>();
+  private readonly detections = new DetectionsList({
+    cameraName: (id) => this.tiles.get(id)?.name ?? `Camera ${id}`,
+    limit: INITIAL_DETECTIONS,
+  });
+  private readonly stream = new EventStream({
+    onEvent: (event) => this.onEvent(event),
+    onOpen: (reconnect) => {
+      if (reconnect) void this.resync();
+    },
+    onStatus: (status) => {
+      if (this.expired) return;
+      this.health.setStream(status);
+      // A failed (re)connect may be an expired session or a server that is
+      // gone; the health check tells which and shows it.
+      if (status === "closed") void this.refreshHealth();
+    },
+  });
+  private healthTimer: number | undefined;
+  private expired = false;
+  private retryDelayMs = 1_000;
+
+  constructor() {
+    byId("side").append(this.detections.element);
+  }
+
+  async start(): Promise<void> {
+    try {
+      const [health, cameras, detections] = await Promise.all([
+        getHealth(),
+        listCameras(),
+        listDetections({ limit: INITIAL_DETECTIONS }),
+      ]);
+      this.clearBanner();
+      this.health.set(health);
+      this.syncCameras(cameras);
+      this.detections.reset(rowsFromStored(detections));
+    } catch (err) {
+      if (this.handleError(err, "Could not load Peregrine")) {
+        window.setTimeout(() => void this.start(), this.retryDelayMs);
+        this.retryDelayMs = Math.min(15_000, this.retryDelayMs * 2);
+      }
+      return;
+    }
+    this.stream.start();
+    this.healthTimer = window.setInterval(() => void this.refreshHealth(), HEALTH_REFRESH_MS);
+  }
+
+  private onEvent(event: ServerEvent): void {
+    switch (event.type) {
+      case "camera":
+        this.upsertCamera(event.camera);
+        break;
+      case "detections": {
+        this.tiles.get(event.camera_id)?.setDetections(event.detections);
+        this.detections.add(rowsFromEvent(event));
+        break;
+      }
+    }
+  }
+
+  /** After a WS reconnect, events may have been missed: refetch state. */
+  private async resync(): Promise<void> {
+    try {
+      const [health, cameras] = await Promise.all([getHealth(), listCameras()]);
+      this.clearBanner();
+      this.health.set(health);
+      this.syncCameras(cameras);
+    } catch (err) {
+      this.handleError(err, "Could not refresh the camera list");
+    }
+  }
+
+  private async refreshHealth(): Promise<void> {
+    try {
+      this.health.set(await getHealth());
+      this.clearBanner();
+    } catch (err) {
+      this.handleError(err, "Could not reach the Peregrine server");
+    }
+  }
+
+  private syncCameras(cameras: readonly Camera[]): void {
+    const seen = new Set<number>();
+    for (const camera of cameras) {
+      seen.add(camera.id);
+      this.upsertCamera(camera);
+    }
+    for (const [id, tile] of this.tiles) {
+      if (!seen.has(id)) {
+        tile.destroy();
+        this.tiles.delete(id);
+      }
+    }
+    this.afterCamerasChanged();
+  }
+
+  private upsertCamera(camera: Camera): void {
+    const existing = this.tiles.get(camera.id);
+    if (existing) {
+      const renamed = existing.name !== camera.name;
+      existing.update(camera);
+      if (renamed) this.detections.refreshNames();
+      return;
+    }
+    const tile = new CameraTile(camera);
+    this.tiles.set(camera.id, tile);
+    // Keep the grid ordered by camera id.
+    const after = [...this.tiles.values()].filter((t) => t.id > camera.id).sort((a, b) => a.id - b.id)[0];
+    if (after) this.grid.insertBefore(tile.element, after.element);
+    else this.grid.append(tile.element);
+    this.afterCamerasChanged();
+  }
+
+  private afterCamerasChanged(): void {
+    this.gridEmpty.hidden = this.tiles.size > 0;
+    this.grid.dataset["count"] = String(this.tiles.size);
+    this.detections.refreshNames();
+  }
+
+  /** Shows the error; returns true when retrying makes sense. */
+  private handleError(err: unknown, context: string): boolean {
+    if (err instanceof SessionExpiredError) {
+      this.sessionExpired();
+      return false;
+    }
+    if (this.expired) return false;
+    const detail = err instanceof ApiError ? err.message : "the server did not answer";
+    this.showBanner(`${context}: ${detail}. Retrying…`, "warn");
+    return true;
+  }
+
+  private sessionExpired(): void {
+    if (this.expired) return;
+    this.expired = true;
+    this.stream.stop();
+    this.health.stop();
+    this.health.setStream("expired");
+    window.clearInterval(this.healthTimer);
+    for (const tile of this.tiles.values()) tile.destroy();
+    this.tiles.clear();
+    this.afterCamerasChanged();
+    this.gridEmpty.hidden = true;
+    this.showBanner(SESSION_EXPIRED_MESSAGE, "error");
+    document.body.dataset["session"] = "expired";
+  }
+
+  private showBanner(text: string, kind: "warn" | "error"): void {
+    this.banner.textContent = text;
+    this.banner.dataset["kind"] = kind;
+    this.banner.hidden = false;
+  }
+
+  private clearBanner(): void {
+    if (this.expired) return;
+    this.banner.hidden = true;
+    this.banner.textContent = "";
+  }
+}
+
+void new App().start();
