@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use serde::Serialize;
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
@@ -24,8 +23,7 @@ const EVENT_BUFFER: usize = 1024;
 const STATS_WINDOW: Duration = Duration::from_secs(2);
 
 /// What the engine tells the outside world.
-#[derive(Clone, Debug, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Clone, Debug)]
 pub enum EngineEvent {
     Camera { id: CameraId, status: CameraStatus },
     Detections(Arc<FrameDetections>),

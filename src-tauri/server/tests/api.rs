@@ -20,7 +20,10 @@ async fn api_contract() {
     let mut bodies = String::new();
 
     // No token, wrong token, wrong Host, foreign Origin.
-    let anonymous = reqwest::Client::new();
+    let anonymous = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let r = anonymous
         .get(server.url("/api/v1/health"))
         .send()
