@@ -186,6 +186,19 @@ struct QueueState {
     capacity: usize,
     closed: bool,
     dropped: u64,
+    inferences: u64,
+    inference_us: u64,
+}
+
+/// How the shared detector is keeping up.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct DetectorStats {
+    /// Frames run through the model since start.
+    pub inferences: u64,
+    /// Frames dropped unseen because the detector was busy.
+    pub dropped: u64,
+    /// Mean time per inference, pre- and post-processing included.
+    pub mean_inference_ms: f64,
 }
 
 impl DetectorQueue {
@@ -196,6 +209,8 @@ impl DetectorQueue {
                 capacity: capacity.max(1),
                 closed: false,
                 dropped: 0,
+                inferences: 0,
+                inference_us: 0,
             }),
             Condvar::new(),
         )))
@@ -233,7 +248,30 @@ impl DetectorQueue {
 
     /// Frames dropped so far because the detector was busy.
     pub fn dropped(&self) -> u64 {
-        self.0 .0.lock().map(|s| s.dropped).unwrap_or(0)
+        self.stats().dropped
+    }
+
+    pub fn stats(&self) -> DetectorStats {
+        self.0
+             .0
+            .lock()
+            .map(|s| DetectorStats {
+                inferences: s.inferences,
+                dropped: s.dropped,
+                mean_inference_ms: if s.inferences == 0 {
+                    0.0
+                } else {
+                    s.inference_us as f64 / s.inferences as f64 / 1000.0
+                },
+            })
+            .unwrap_or_default()
+    }
+
+    fn record_inference(&self, took: std::time::Duration) {
+        if let Ok(mut s) = self.0 .0.lock() {
+            s.inferences += 1;
+            s.inference_us += took.as_micros() as u64;
+        }
     }
 
     pub fn close(&self) {
@@ -456,7 +494,10 @@ pub fn spawn(
         .name("detector".to_owned())
         .spawn(move || {
             while let Some(job) = queue.pop() {
-                match model.detect(&job.bgr) {
+                let started = std::time::Instant::now();
+                let result = model.detect(&job.bgr);
+                queue.record_inference(started.elapsed());
+                match result {
                     Ok(detections) => on_result(FrameDetections {
                         camera_id: job.camera,
                         media_time: job.media_time,

@@ -82,6 +82,11 @@ impl Engine {
         }
     }
 
+    /// How the shared detector keeps up; `None` when it is not running.
+    pub fn detector_stats(&self) -> Option<detect::DetectorStats> {
+        self.detector.as_ref().map(DetectorQueue::stats)
+    }
+
     /// Why detection is not running, if it is not.
     pub fn detector_error(&self) -> Option<&str> {
         self.detector_error.as_deref()

@@ -15,7 +15,7 @@ use axum::response::{Html, IntoResponse};
 use axum::routing::get;
 use axum::{middleware, Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
-use peregrine_engine::Engine;
+use peregrine_engine::{DetectorStats, Engine};
 use peregrine_store::Store;
 use serde::Serialize;
 use tower_http::services::ServeDir;
@@ -83,6 +83,8 @@ struct Health {
 struct DetectorHealth {
     ready: bool,
     message: Option<String>,
+    #[serde(flatten)]
+    stats: DetectorStats,
 }
 
 async fn health(State(s): State<AppState>) -> Result<Json<Health>, ApiError> {
@@ -94,6 +96,7 @@ async fn health(State(s): State<AppState>) -> Result<Json<Health>, ApiError> {
         detector: DetectorHealth {
             ready: s.engine.detector_error().is_none(),
             message: s.engine.detector_error().map(str::to_owned),
+            stats: s.engine.detector_stats().unwrap_or_default(),
         },
     }))
 }
