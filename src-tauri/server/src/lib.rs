@@ -29,6 +29,9 @@ use tracing::info;
 
 pub use api::AppState;
 
+/// How long shutdown waits for queued detections to reach the database.
+const WRITER_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// How to start the server.
 #[derive(Clone, Debug)]
 pub struct ServerOptions {
@@ -64,6 +67,7 @@ pub struct Running {
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     served: tokio::task::JoinHandle<()>,
+    writer: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -77,7 +81,17 @@ impl Running {
             let _ = tx.send(());
         }
         let _ = (&mut self.served).await;
+        // Stopping the detector drops the writer's last sender; let it drain
+        // what is queued before the database closes.
         self.state.engine.shutdown();
+        if tokio::time::timeout(WRITER_DRAIN, &mut self.writer)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "the database writer did not finish in time; the last detections may be lost"
+            );
+        }
         self.state.store.close().await;
         info!("stopped");
     }
@@ -102,7 +116,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<Running> {
 
     let (persist_tx, persist_rx) = tokio::sync::mpsc::channel(writer::QUEUE);
     let engine = Arc::new(Engine::start(options.detector.clone(), persist_tx));
-    tokio::spawn(writer::run(store.clone(), persist_rx));
+    let writer = tokio::spawn(writer::run(store.clone(), persist_rx));
 
     let state = AppState::new(store, engine, secrets);
     let started = state.start_cameras().await?;
@@ -135,6 +149,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<Running> {
         state,
         shutdown: Some(shutdown),
         served,
+        writer,
     })
 }
 
