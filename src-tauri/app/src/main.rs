@@ -6,18 +6,11 @@
 use launch::Launch;
 use tauri::{WebviewUrl, WebviewWindowBuilder};
 use tracing::{error, info};
-use tracing_subscriber::EnvFilter;
 
 mod launch;
 
 fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    peregrine_server::cli::init_logging();
     if let Err(e) = run() {
         error!("{e:#}");
         eprintln!("Peregrine could not start: {e:#}");

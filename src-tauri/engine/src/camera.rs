@@ -46,8 +46,14 @@ impl fmt::Debug for Credentials {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CameraState {
+    /// First connection attempt since the camera was started.
     Connecting,
     Live,
+    /// Connected, but no new frame for a moment: the picture is old.
+    Stale,
+    /// Lost, and retrying; `message` says why, `retry_at` when.
+    Reconnecting,
+    /// Failing for a reason someone must fix (credentials, path, codec); still retried.
     Error,
     /// Turned off by the user; nothing is running.
     Disabled,
@@ -63,6 +69,8 @@ pub struct CameraStatus {
     pub width: Option<u32>,
     pub height: Option<u32>,
     pub last_frame_at: Option<DateTime<Utc>>,
+    /// When the next connection attempt is due, while reconnecting or in error.
+    pub retry_at: Option<DateTime<Utc>>,
 }
 
 impl CameraStatus {
@@ -85,6 +93,7 @@ impl Default for CameraStatus {
             width: None,
             height: None,
             last_frame_at: None,
+            retry_at: None,
         }
     }
 }

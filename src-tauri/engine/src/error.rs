@@ -38,6 +38,9 @@ pub enum EngineError {
     #[error("The camera offers no video track at {url}.")]
     NoVideoTrack { url: String },
 
+    #[error("The connection to the camera was lost: {reason}.")]
+    ConnectionLost { reason: String },
+
     #[error("The camera stopped sending video (nothing for {seconds} s).")]
     Stalled { seconds: u64 },
 
@@ -60,9 +63,10 @@ pub enum EngineError {
 impl EngineError {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Unreachable { .. } | Self::Stalled { .. } | Self::Rtsp { .. } => {
-                ErrorKind::Unavailable
-            }
+            Self::Unreachable { .. }
+            | Self::ConnectionLost { .. }
+            | Self::Stalled { .. }
+            | Self::Rtsp { .. } => ErrorKind::Unavailable,
             Self::WrongCredentials => ErrorKind::PermissionDenied,
             Self::PathNotFound { .. } | Self::NoVideoTrack { .. } => ErrorKind::NotFound,
             Self::UnsupportedCodec { .. } | Self::Decode { .. } => ErrorKind::Unsupported,

@@ -18,16 +18,21 @@ use tracing::{info, warn};
 
 use crate::camera::{CameraSpec, CameraState};
 use crate::clock::{MediaClock, MediaTime};
-use crate::error::EngineError;
+use crate::error::{EngineError, ErrorKind};
 use crate::pipeline::StatusHandle;
 use crate::redact::redact_url;
 
+/// No frame for this long: the picture is stale.
+pub const STALE_AFTER: Duration = Duration::from_secs(2);
 /// No frame for this long: the session is considered dead and reopened.
 pub const STALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long to wait for a camera to answer DESCRIBE/SETUP/PLAY.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const BACKOFF_START: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// During the first minute of an outage retries stay this quick.
+const FAST_RETRY_MAX: Duration = Duration::from_secs(2);
+const FAST_RETRY_WINDOW: Duration = Duration::from_secs(60);
 /// A session that stayed up this long resets the backoff.
 const HEALTHY_RUN: Duration = Duration::from_secs(30);
 
@@ -38,6 +43,8 @@ pub struct VideoParams {
     pub rfc6381_codec: String,
     /// The AVCDecoderConfigurationRecord (avcC).
     pub extra_data: Vec<u8>,
+    /// The MP4 sample entry (`avc1` box with its avcC) for fMP4 and MP4 files.
+    pub sample_entry: Vec<u8>,
     pub width: u32,
     pub height: u32,
 }
@@ -60,26 +67,61 @@ pub async fn run(
     status: StatusHandle,
 ) {
     let mut backoff = BACKOFF_START;
+    let mut outage_since: Option<Instant> = None;
     loop {
-        status.set_state(CameraState::Connecting, "Connecting…".to_owned());
         let started = Instant::now();
         let err = match run_once(&spec, &units, &status).await {
-            Ok(()) => EngineError::Rtsp {
-                message: "the camera ended the stream".to_owned(),
+            Ok(()) => EngineError::ConnectionLost {
+                reason: "the camera closed it".to_owned(),
             },
             Err(e) => e,
         };
         if started.elapsed() >= HEALTHY_RUN {
             backoff = BACKOFF_START;
+            outage_since = None;
         }
+        let outage = *outage_since.get_or_insert_with(Instant::now);
         warn!(camera = spec.id, error = %err, retry_in_s = backoff.as_secs(), "stream failed");
-        status.set_state(
-            CameraState::Error,
-            format!("{err} Retrying in {} s.", backoff.as_secs()),
-        );
+        // What someone must fix is an error; the rest is a reconnect in progress.
+        let state = match err.kind() {
+            ErrorKind::Unavailable => CameraState::Reconnecting,
+            _ => CameraState::Error,
+        };
+        let retry_at = chrono::Utc::now() + chrono::Duration::from_std(backoff).unwrap_or_default();
+        status.set_retrying(state, err.to_string(), retry_at);
         tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(BACKOFF_MAX);
+        // Quick retries through a short glitch; gentle on a camera that is really gone.
+        let cap = if outage.elapsed() < FAST_RETRY_WINDOW {
+            FAST_RETRY_MAX
+        } else {
+            BACKOFF_MAX
+        };
+        backoff = (backoff * 2).min(cap);
     }
+}
+
+/// Waits for the next item, marking the camera stale after `STALE_AFTER` and
+/// giving up after `STALL_TIMEOUT`: a hung camera keeps its socket open and
+/// simply stops sending.
+async fn next_item<S>(
+    demuxed: &mut S,
+    status: &StatusHandle,
+) -> Result<Option<S::Item>, EngineError>
+where
+    S: futures::Stream + Unpin,
+{
+    if let Ok(item) = timeout(STALE_AFTER, demuxed.next()).await {
+        return Ok(item);
+    }
+    status.set_state(
+        CameraState::Stale,
+        format!("No new video for {} s.", STALE_AFTER.as_secs()),
+    );
+    timeout(STALL_TIMEOUT - STALE_AFTER, demuxed.next())
+        .await
+        .map_err(|_| EngineError::Stalled {
+            seconds: STALL_TIMEOUT.as_secs(),
+        })
 }
 
 async fn run_once(
@@ -124,15 +166,10 @@ async fn run_once(
     let mut clock: Option<MediaClock> = None;
     let mut params: Option<Arc<VideoParams>> = None;
     loop {
-        let item = match timeout(STALL_TIMEOUT, demuxed.next()).await {
-            Err(_) => {
-                return Err(EngineError::Stalled {
-                    seconds: STALL_TIMEOUT.as_secs(),
-                })
-            }
-            Ok(None) => return Ok(()),
-            Ok(Some(Err(e))) => return Err(classify(&e, &url)),
-            Ok(Some(Ok(item))) => item,
+        let item = match next_item(&mut demuxed, status).await? {
+            None => return Ok(()),
+            Some(Err(e)) => return Err(classify(&e, &url)),
+            Some(Ok(item)) => item,
         };
         let CodecItem::VideoFrame(frame) = item else {
             continue;
@@ -188,6 +225,7 @@ fn video_params(params: Option<ParametersRef<'_>>) -> Option<Arc<VideoParams>> {
             Some(Arc::new(VideoParams {
                 rfc6381_codec: v.rfc6381_codec().to_owned(),
                 extra_data: v.extra_data().to_vec(),
+                sample_entry: v.mp4_sample_entry().build().ok()?,
                 width,
                 height,
             }))
@@ -229,8 +267,13 @@ pub fn classify(err: &retina::Error, url: &url::Url) -> EngineError {
         unreachable("no route to the host")
     } else if lower.contains("lookup") || lower.contains("name or service not known") {
         unreachable("the host name is not known")
-    } else if lower.contains("connection reset") || lower.contains("broken pipe") {
-        unreachable("the connection was reset")
+    } else if lower.contains("connection reset")
+        || lower.contains("broken pipe")
+        || lower.contains("eof")
+    {
+        EngineError::ConnectionLost {
+            reason: "the camera closed it".to_owned(),
+        }
     } else {
         // retina's messages carry addresses and packet context, never credentials;
         // the first line is the part a person can read.

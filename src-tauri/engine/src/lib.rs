@@ -19,6 +19,7 @@ pub mod clock;
 pub mod decode;
 pub mod detect;
 pub mod error;
+pub mod fmp4;
 pub mod ingest;
 pub mod pipeline;
 pub mod redact;

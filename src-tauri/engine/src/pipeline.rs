@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
@@ -39,6 +39,7 @@ pub struct Engine {
 struct CameraRuntime {
     status: StatusHandle,
     latest: LatestFrame,
+    units: broadcast::Sender<Arc<AccessUnit>>,
     ingest: JoinHandle<()>,
 }
 
@@ -112,13 +113,14 @@ impl Engine {
             error!(camera = id, error = %e, "cannot start the decode thread");
         }
         info!(camera = id, name = %spec.name, "camera starting");
-        let ingest = tokio::spawn(ingest::run(spec, units, status.clone()));
+        let ingest = tokio::spawn(ingest::run(spec, units.clone(), status.clone()));
         if let Ok(mut cameras) = self.cameras.lock() {
             cameras.insert(
                 id,
                 CameraRuntime {
                     status,
                     latest,
+                    units,
                     ingest,
                 },
             );
@@ -132,6 +134,13 @@ impl Engine {
             runtime.ingest.abort();
             info!(camera = id, "camera stopped");
         }
+    }
+
+    /// The camera's access units as they arrive (live view, recording).
+    /// Ends when the camera is stopped or restarted.
+    pub fn subscribe_units(&self, id: CameraId) -> Option<broadcast::Receiver<Arc<AccessUnit>>> {
+        let cameras = self.cameras.lock().ok()?;
+        cameras.get(&id).map(|c| c.units.subscribe())
     }
 
     pub fn status(&self, id: CameraId) -> Option<CameraStatus> {
@@ -203,14 +212,24 @@ impl StatusHandle {
 
     /// Changes state; publishes an event when something a guard sees changed.
     pub fn set_state(&self, state: CameraState, message: String) {
+        self.update(state, message, None);
+    }
+
+    /// A failed attempt: `retry_at` says when the next one starts.
+    pub fn set_retrying(&self, state: CameraState, message: String, retry_at: DateTime<Utc>) {
+        self.update(state, message, Some(retry_at));
+    }
+
+    fn update(&self, state: CameraState, message: String, retry_at: Option<DateTime<Utc>>) {
         let Ok(mut s) = self.0.state.lock() else {
             return;
         };
-        if s.status.state == state && s.status.message == message {
+        if s.status.state == state && s.status.message == message && s.status.retry_at == retry_at {
             return;
         }
         s.status.state = state;
         s.status.message = message;
+        s.status.retry_at = retry_at;
         if state != CameraState::Live {
             s.window.clear();
             s.status.fps = 0.0;
@@ -250,6 +269,7 @@ impl StatusHandle {
         if became_live {
             s.status.state = CameraState::Live;
             s.status.message.clear();
+            s.status.retry_at = None;
         }
         if became_live || now - s.last_published >= STATS_WINDOW {
             self.publish(&mut s);

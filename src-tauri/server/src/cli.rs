@@ -49,6 +49,18 @@ impl ServeArgs {
     }
 }
 
+/// Logs to stderr, `RUST_LOG`-style filter (default `info`), colour only on a terminal.
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
 /// Starts the server on the cameras in its database.
 pub async fn serve(args: &ServeArgs) -> anyhow::Result<Running> {
     crate::start(args.options(assets::default_data_dir())).await

@@ -2,7 +2,6 @@
 
 use clap::{Parser, Subcommand};
 use peregrine_server::cli::{self, DemoArgs, ServeArgs};
-use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
 #[command(
@@ -25,13 +24,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    cli::init_logging();
     let cli = Cli::parse();
     let (running, _camsim) = match &cli.command {
         Command::Serve(args) => (cli::serve(args).await?, None),

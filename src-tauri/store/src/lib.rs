@@ -10,7 +10,10 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::query::QueryAs;
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{FromRow, QueryBuilder, Sqlite, SqlitePool};
 
 #[derive(Debug, thiserror::Error)]
@@ -135,20 +138,12 @@ impl Store {
         c: &CameraFields,
         created_at: i64,
     ) -> Result<CameraRow, StoreError> {
-        Ok(sqlx::query_as(
-            "INSERT INTO cameras (name, url, sub_url, username, password_enc, detect_fps, enabled, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
-        )
-        .bind(&c.name)
-        .bind(&c.url)
-        .bind(&c.sub_url)
-        .bind(&c.username)
-        .bind(&c.password_enc)
-        .bind(c.detect_fps)
-        .bind(c.enabled)
-        .bind(created_at)
-        .fetch_one(&self.pool)
-        .await?)
+        let sql = "INSERT INTO cameras (name, url, sub_url, username, password_enc, detect_fps, enabled, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *";
+        Ok(bind_camera(sqlx::query_as(sql), c)
+            .bind(created_at)
+            .fetch_one(&self.pool)
+            .await?)
     }
 
     /// Replaces a camera's fields; `None` when there is no such camera.
@@ -157,20 +152,13 @@ impl Store {
         id: i64,
         c: &CameraFields,
     ) -> Result<Option<CameraRow>, StoreError> {
-        Ok(sqlx::query_as(
+        let sql =
             "UPDATE cameras SET name = ?, url = ?, sub_url = ?, username = ?, password_enc = ?,
-             detect_fps = ?, enabled = ? WHERE id = ? RETURNING *",
-        )
-        .bind(&c.name)
-        .bind(&c.url)
-        .bind(&c.sub_url)
-        .bind(&c.username)
-        .bind(&c.password_enc)
-        .bind(c.detect_fps)
-        .bind(c.enabled)
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?)
+                   detect_fps = ?, enabled = ? WHERE id = ? RETURNING *";
+        Ok(bind_camera(sqlx::query_as(sql), c)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     /// Deletes a camera and its detections; `false` when there was none.
@@ -229,6 +217,22 @@ impl Store {
             .push_bind(q.limit);
         Ok(sql.build_query_as().fetch_all(&self.pool).await?)
     }
+}
+
+/// Binds a camera's fields in column order: name, url, sub_url, username,
+/// password_enc, detect_fps, enabled.
+fn bind_camera<'q>(
+    query: QueryAs<'q, Sqlite, CameraRow, SqliteArguments<'q>>,
+    c: &'q CameraFields,
+) -> QueryAs<'q, Sqlite, CameraRow, SqliteArguments<'q>> {
+    query
+        .bind(&c.name)
+        .bind(&c.url)
+        .bind(&c.sub_url)
+        .bind(&c.username)
+        .bind(&c.password_enc)
+        .bind(c.detect_fps)
+        .bind(c.enabled)
 }
 
 #[cfg(test)]

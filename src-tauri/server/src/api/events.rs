@@ -20,6 +20,8 @@ enum EventView<'a> {
     Detections {
         camera_id: i64,
         media_time: String,
+        /// The same instant as an integer, to match live video frames exactly.
+        media_time_us: i64,
         frame_width: u32,
         frame_height: u32,
         detections: &'a [Detection],
@@ -67,6 +69,7 @@ async fn render(s: &AppState, event: &EngineEvent) -> Option<String> {
         EngineEvent::Detections(found) => EventView::Detections {
             camera_id: found.camera_id,
             media_time: rfc3339_micros(found.media_time),
+            media_time_us: found.media_time,
             frame_width: found.frame_width,
             frame_height: found.frame_height,
             detections: &found.detections,

@@ -5,6 +5,7 @@ pub mod cameras;
 pub mod detections;
 pub mod error;
 pub mod events;
+pub mod live;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -55,6 +56,7 @@ pub fn router(state: AppState, guard: Guard, ui_dir: &Path) -> Router {
                 .delete(cameras::remove),
         )
         .route("/api/v1/cameras/{id}/snapshot.jpg", get(cameras::snapshot))
+        .route("/api/v1/cameras/{id}/live", get(live::subscribe))
         .route("/api/v1/detections", get(detections::list))
         .route("/api/v1/events", get(events::subscribe))
         .route("/api/{*rest}", get(no_such_endpoint).post(no_such_endpoint))

@@ -24,13 +24,16 @@ pub struct CamSim {
 
 impl CamSim {
     pub fn start(cameras: u32, extra_args: &[&str]) -> Self {
+        Self::start_on(cameras, free_port(), extra_args)
+    }
+
+    pub fn start_on(cameras: u32, port: u16, extra_args: &[&str]) -> Self {
         let footage = assets::footage();
         assert!(
             footage.is_file(),
             "footage missing at {}: run `npm run setup`",
             footage.display()
         );
-        let port = free_port();
         let mut child = Command::new("/usr/bin/python3")
             .arg(assets::camsim_script())
             .arg("--footage")
@@ -62,6 +65,10 @@ impl CamSim {
 
     pub fn url(&self, path: &str) -> String {
         format!("rtsp://127.0.0.1:{}/{path}", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 }
 
