@@ -16,7 +16,7 @@ use tokio::sync::broadcast;
 use tokio::time::timeout;
 use tracing::{info, warn};
 
-use crate::camera::{CameraSpec, CameraState};
+use crate::camera::{CameraSpec, CameraState, Credentials};
 use crate::clock::{MediaClock, MediaTime};
 use crate::error::{EngineError, ErrorKind};
 use crate::pipeline::StatusHandle;
@@ -35,6 +35,9 @@ const FAST_RETRY_MAX: Duration = Duration::from_secs(2);
 const FAST_RETRY_WINDOW: Duration = Duration::from_secs(60);
 /// A session that stayed up this long resets the backoff.
 const HEALTHY_RUN: Duration = Duration::from_secs(30);
+/// "Test connection" reads this many frames, or for at most this long.
+const PROBE_FRAMES: usize = 11;
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The stream's decoding parameters: what a decoder or an MP4 writer needs.
 #[derive(Debug, PartialEq, Eq)]
@@ -124,24 +127,24 @@ where
         })
 }
 
-async fn run_once(
-    spec: &CameraSpec,
-    units: &broadcast::Sender<Arc<AccessUnit>>,
-    status: &StatusHandle,
-) -> Result<(), EngineError> {
-    let url = spec.detect_url().clone();
-    let creds = spec
-        .credentials
-        .as_ref()
-        .map(|c| retina::client::Credentials {
-            username: c.username.clone(),
-            password: c.password.clone(),
-        });
+/// An RTSP session playing a camera's H.264 video track.
+struct Opened {
+    demuxed: retina::client::Demuxed,
+    /// The camera also offers audio (never played or recorded here).
+    has_audio: bool,
+}
+
+/// DESCRIBE, SETUP (TCP interleaved, MP4 framing) and PLAY, each with a timeout.
+async fn open(url: &url::Url, credentials: Option<&Credentials>) -> Result<Opened, EngineError> {
+    let creds = credentials.map(|c| retina::client::Credentials {
+        username: c.username.clone(),
+        password: c.password.clone(),
+    });
     let options = SessionOptions::default()
         .creds(creds)
         .user_agent(format!("Peregrine/{}", env!("CARGO_PKG_VERSION")));
-    let mut session = within_connect_timeout(&url, Session::describe(url.clone(), options)).await?;
-
+    let mut session = within_connect_timeout(url, Session::describe(url.clone(), options)).await?;
+    let has_audio = session.streams().iter().any(|s| s.media() == "audio");
     let (stream_i, stream) = session
         .streams()
         .iter()
@@ -152,15 +155,106 @@ async fn run_once(
         })?;
     if stream.encoding_name() != "h264" {
         return Err(EngineError::UnsupportedCodec {
-            codec: stream.encoding_name().to_uppercase(),
+            codec: codec_name(stream.encoding_name()),
         });
     }
     let setup = SetupOptions::default()
         .transport(Transport::Tcp(TcpTransportOptions::default()))
         .frame_format(FrameFormat::MP4);
-    within_connect_timeout(&url, session.setup(stream_i, setup)).await?;
-    let playing = within_connect_timeout(&url, session.play(PlayOptions::default())).await?;
-    let mut demuxed = playing.demuxed().map_err(|e| classify(&e, &url))?;
+    within_connect_timeout(url, session.setup(stream_i, setup)).await?;
+    let playing = within_connect_timeout(url, session.play(PlayOptions::default())).await?;
+    let demuxed = playing.demuxed().map_err(|e| classify(&e, url))?;
+    Ok(Opened { demuxed, has_audio })
+}
+
+/// "h265" → "H.265", as people write it.
+fn codec_name(encoding: &str) -> String {
+    match encoding {
+        "h264" => "H.264".to_owned(),
+        "h265" => "H.265".to_owned(),
+        "jpeg" => "MJPEG".to_owned(),
+        other => other.to_uppercase(),
+    }
+}
+
+/// What "Test connection" found on a stream.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct StreamInfo {
+    pub codec: String,
+    pub profile: Option<String>,
+    pub rfc6381_codec: String,
+    pub width: u32,
+    pub height: u32,
+    pub fps: Option<f32>,
+    pub audio: bool,
+}
+
+/// Connects like a camera's ingest would and reports what the stream holds,
+/// from its first frames (at most `PROBE_TIMEOUT`).
+pub async fn probe(
+    url: &url::Url,
+    credentials: Option<&Credentials>,
+) -> Result<StreamInfo, EngineError> {
+    let Opened {
+        mut demuxed,
+        has_audio,
+    } = open(url, credentials).await?;
+    let mut params = None;
+    let mut times = Vec::new();
+    let deadline = tokio::time::Instant::now() + PROBE_TIMEOUT;
+    while times.len() < PROBE_FRAMES {
+        let item = match tokio::time::timeout_at(deadline, demuxed.next()).await {
+            Err(_) | Ok(None) => break,
+            Ok(Some(item)) => item.map_err(|e| classify(&e, url))?,
+        };
+        if let CodecItem::VideoFrame(frame) = item {
+            times.push(frame.timestamp().elapsed_secs());
+            if params.is_none() || frame.has_new_parameters() {
+                params = video_params(demuxed.streams()[frame.stream_id()].parameters());
+            }
+        }
+    }
+    let params = params.ok_or(EngineError::Stalled {
+        seconds: PROBE_TIMEOUT.as_secs(),
+    })?;
+    let span = times
+        .last()
+        .zip(times.first())
+        .map(|(l, f)| l - f)
+        .unwrap_or(0.0);
+    Ok(StreamInfo {
+        codec: "H.264".to_owned(),
+        profile: h264_profile(&params.rfc6381_codec).map(str::to_owned),
+        rfc6381_codec: params.rfc6381_codec.clone(),
+        width: params.width,
+        height: params.height,
+        fps: (span > 0.0).then(|| ((times.len() - 1) as f64 / span) as f32),
+        audio: has_audio,
+    })
+}
+
+/// The profile named by an `avc1.PPCCLL` codec string.
+fn h264_profile(rfc6381: &str) -> Option<&'static str> {
+    let hex = rfc6381.strip_prefix("avc1.")?.get(0..2)?;
+    Some(match u8::from_str_radix(hex, 16).ok()? {
+        66 => "Baseline",
+        77 => "Main",
+        88 => "Extended",
+        100 => "High",
+        110 => "High 10",
+        122 => "High 4:2:2",
+        244 => "High 4:4:4",
+        _ => return None,
+    })
+}
+
+async fn run_once(
+    spec: &CameraSpec,
+    units: &broadcast::Sender<Arc<AccessUnit>>,
+    status: &StatusHandle,
+) -> Result<(), EngineError> {
+    let url = spec.detect_url().clone();
+    let Opened { mut demuxed, .. } = open(&url, spec.credentials.as_ref()).await?;
     info!(camera = spec.id, url = %redact_url(url.as_str()), "session playing");
 
     let mut clock: Option<MediaClock> = None;
@@ -285,4 +379,17 @@ pub fn classify(err: &retina::Error, url: &url::Url) -> EngineError {
 
 fn now_us() -> i64 {
     chrono::Utc::now().timestamp_micros()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_h264_profiles() {
+        assert_eq!(h264_profile("avc1.4D401E"), Some("Main"));
+        assert_eq!(h264_profile("avc1.640028"), Some("High"));
+        assert_eq!(h264_profile("avc1.42E01F"), Some("Baseline"));
+        assert_eq!(h264_profile("hvc1.1.6.L93"), None);
+    }
 }

@@ -269,6 +269,70 @@ pub async fn remove(
     }
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionTest {
+    url: String,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    /// Use this camera's stored password when none is given (testing an edit).
+    #[serde(default)]
+    camera_id: Option<i64>,
+}
+
+#[derive(Serialize)]
+pub struct ConnectionReport {
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream: Option<peregrine_engine::ingest::StreamInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<peregrine_engine::ErrorKind>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<String>,
+}
+
+/// `POST /api/v1/cameras/test`: connects as the camera's ingest would and
+/// reports what the stream holds (codec, profile, size, fps, audio) or,
+/// as a sentence, what is wrong. Nothing is stored.
+pub async fn test_connection(
+    State(s): State<AppState>,
+    ApiJson(body): ApiJson<ConnectionTest>,
+) -> Result<Json<ConnectionReport>, ApiError> {
+    let (url, url_creds) = check_url("url", &body.url)?;
+    let (username, mut password) = merge_credentials(body.username, body.password, url_creds)?;
+    if password.is_none() {
+        if let Some(id) = body.camera_id {
+            let stored = s.store.camera(id).await?.and_then(|c| c.password_enc);
+            password = stored
+                .map(|sealed| s.secrets.decrypt(&sealed))
+                .transpose()
+                .map_err(ApiError::internal)?;
+        }
+    }
+    let credentials = username.map(|username| Credentials {
+        username,
+        password: password.unwrap_or_default(),
+    });
+    let url = Url::parse(&url).map_err(|_| ApiError::invalid("url", "must be an rtsp:// URL"))?;
+    let report = match peregrine_engine::ingest::probe(&url, credentials.as_ref()).await {
+        Ok(stream) => ConnectionReport {
+            ok: true,
+            stream: Some(stream),
+            code: None,
+            message: None,
+        },
+        Err(e) => ConnectionReport {
+            ok: false,
+            stream: None,
+            code: Some(e.kind()),
+            message: Some(e.to_string()),
+        },
+    };
+    Ok(Json(report))
+}
+
 /// `GET /api/v1/cameras/{id}/snapshot.jpg`: the latest decoded picture.
 pub async fn snapshot(
     State(s): State<AppState>,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::Request;
 use axum::response::{Html, IntoResponse};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{middleware, Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
 use peregrine_engine::{DetectorStats, Engine};
@@ -49,6 +49,7 @@ pub fn router(state: AppState, guard: Guard, ui_dir: &Path) -> Router {
     let api = Router::new()
         .route("/api/v1/health", get(health))
         .route("/api/v1/cameras", get(cameras::list).post(cameras::create))
+        .route("/api/v1/cameras/test", post(cameras::test_connection))
         .route(
             "/api/v1/cameras/{id}",
             get(cameras::get_one)
