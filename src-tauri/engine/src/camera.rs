@@ -18,6 +18,8 @@ pub struct CameraSpec {
     pub credentials: Option<Credentials>,
     /// Frames per second handed to the detector.
     pub detect_fps: f32,
+    /// Which detections this camera keeps.
+    pub filter: crate::detect::DetectionFilter,
 }
 
 impl CameraSpec {

@@ -14,7 +14,7 @@ use tracing::{debug, info, warn};
 
 use crate::camera::CameraId;
 use crate::clock::MediaTime;
-use crate::detect::{DetectJob, DetectorQueue, INPUT_SIZE};
+use crate::detect::{DetectJob, DetectionFilter, DetectorQueue, INPUT_SIZE};
 use crate::error::EngineError;
 use crate::ingest::{AccessUnit, VideoParams};
 
@@ -52,6 +52,7 @@ pub type LatestFrame = Arc<Mutex<Option<Arc<RgbFrame>>>>;
 /// Where decoded frames go.
 pub struct DecodeOutputs {
     pub camera: CameraId,
+    pub filter: Arc<DetectionFilter>,
     pub latest: LatestFrame,
     pub detector: Option<DetectorQueue>,
 }
@@ -230,6 +231,7 @@ impl H264Decoder {
             let bgr = Scaler::convert(&mut self.to_detector, frame, Pixel::BGR24, size, size)?;
             queue.push(DetectJob {
                 camera: outputs.camera,
+                filter: outputs.filter.clone(),
                 media_time,
                 frame_width: w,
                 frame_height: h,

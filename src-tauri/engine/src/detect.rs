@@ -30,6 +30,51 @@ const BINS: usize = 11;
 const MEAN_BGR: [f32; 3] = [103.53, 116.28, 123.675];
 const STD_BGR: [f32; 3] = [57.375, 57.12, 58.395];
 
+/// The lowest score a camera may keep; weaker candidates are never decoded.
+pub const MIN_SCORE_FLOOR: f32 = 0.3;
+
+/// Which detections a camera keeps.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DetectionFilter {
+    /// `None` keeps every class.
+    pub classes: Option<Vec<&'static str>>,
+    pub min_score: f32,
+}
+
+impl Default for DetectionFilter {
+    fn default() -> Self {
+        Self {
+            classes: None,
+            min_score: 0.5,
+        }
+    }
+}
+
+impl DetectionFilter {
+    /// From class names; `Err` names the first one the model does not know.
+    pub fn new(classes: Option<&[String]>, min_score: f32) -> Result<Self, String> {
+        let classes = classes
+            .map(|names| {
+                names
+                    .iter()
+                    .map(|n| class_named(n).ok_or_else(|| n.clone()))
+                    .collect()
+            })
+            .transpose()?;
+        Ok(Self { classes, min_score })
+    }
+
+    pub fn keeps(&self, d: &Detection) -> bool {
+        d.score >= self.min_score && self.classes.as_ref().is_none_or(|c| c.contains(&d.class))
+    }
+}
+
+/// The model's own spelling of a class name.
+pub fn class_named(name: &str) -> Option<&'static str> {
+    let name = name.trim().to_lowercase();
+    COCO_CLASSES.iter().copied().find(|c| *c == name)
+}
+
 /// The 80 COCO classes, in the model's output order.
 pub const COCO_CLASSES: [&str; 80] = [
     "person",
@@ -133,7 +178,8 @@ impl DetectorConfig {
             model_path,
             ort_library,
             intra_threads: 1,
-            score_threshold: 0.5,
+            // The floor for every camera's own `min_score`.
+            score_threshold: MIN_SCORE_FLOOR,
             nms_iou: 0.5,
             queue_capacity: 4,
         }
@@ -171,6 +217,7 @@ pub struct FrameDetections {
 /// One frame waiting for the detector: BGR24, `INPUT_SIZE`² pixels.
 pub struct DetectJob {
     pub camera: CameraId,
+    pub filter: Arc<DetectionFilter>,
     pub media_time: MediaTime,
     pub frame_width: u32,
     pub frame_height: u32,
@@ -498,13 +545,16 @@ pub fn spawn(
                 let result = model.detect(&job.bgr);
                 queue.record_inference(started.elapsed());
                 match result {
-                    Ok(detections) => on_result(FrameDetections {
-                        camera_id: job.camera,
-                        media_time: job.media_time,
-                        frame_width: job.frame_width,
-                        frame_height: job.frame_height,
-                        detections,
-                    }),
+                    Ok(mut detections) => {
+                        detections.retain(|d| job.filter.keeps(d));
+                        on_result(FrameDetections {
+                            camera_id: job.camera,
+                            media_time: job.media_time,
+                            frame_width: job.frame_width,
+                            frame_height: job.frame_height,
+                            detections,
+                        })
+                    }
                     Err(e) => warn!(camera = job.camera, error = %e, "detection failed"),
                 }
             }
@@ -596,11 +646,36 @@ mod tests {
     }
 
     #[test]
+    fn filters_by_class_and_score() {
+        let filter =
+            DetectionFilter::new(Some(&["Person".to_owned(), "car".to_owned()]), 0.6).unwrap();
+        let d = |class: &'static str, score: f32| Detection {
+            class,
+            score,
+            bbox: BoundingBox {
+                x: 0.0,
+                y: 0.0,
+                w: 0.1,
+                h: 0.1,
+            },
+            track_id: None,
+        };
+        assert!(filter.keeps(&d("person", 0.7)));
+        assert!(!filter.keeps(&d("person", 0.5)));
+        assert!(!filter.keeps(&d("truck", 0.9)));
+        assert_eq!(
+            DetectionFilter::new(Some(&["persn".to_owned()]), 0.5),
+            Err("persn".to_owned())
+        );
+    }
+
+    #[test]
     fn queue_drops_the_oldest() {
         let queue = DetectorQueue::new(2);
         for t in 0..5 {
             queue.push(DetectJob {
                 camera: 1,
+                filter: Arc::default(),
                 media_time: t,
                 frame_width: 1,
                 frame_height: 1,

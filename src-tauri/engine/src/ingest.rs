@@ -85,9 +85,11 @@ pub async fn run(
         }
         let outage = *outage_since.get_or_insert_with(Instant::now);
         warn!(camera = spec.id, error = %err, retry_in_s = backoff.as_secs(), "stream failed");
-        // What someone must fix is an error; the rest is a reconnect in progress.
+        // A camera that worked and dropped out is reconnecting; one that never
+        // worked, or needs someone to fix something, is in error.
+        let was_live = status.get().last_frame_at.is_some();
         let state = match err.kind() {
-            ErrorKind::Unavailable => CameraState::Reconnecting,
+            ErrorKind::Unavailable if was_live => CameraState::Reconnecting,
             _ => CameraState::Error,
         };
         let retry_at = chrono::Utc::now() + chrono::Duration::from_std(backoff).unwrap_or_default();

@@ -25,7 +25,9 @@ pub mod pipeline;
 pub mod redact;
 
 pub use camera::{CameraId, CameraSpec, CameraState, CameraStatus, Credentials};
-pub use detect::{BoundingBox, Detection, DetectorConfig, DetectorStats, FrameDetections};
+pub use detect::{
+    BoundingBox, Detection, DetectionFilter, DetectorConfig, DetectorStats, FrameDetections,
+};
 pub use error::{EngineError, ErrorKind};
 pub use pipeline::{Engine, EngineEvent};
 pub use redact::redact_url;

@@ -106,6 +106,7 @@ impl Engine {
         let (units, units_rx) = broadcast::channel::<Arc<AccessUnit>>(UNIT_BUFFER);
         let outputs = DecodeOutputs {
             camera: id,
+            filter: Arc::new(spec.filter.clone()),
             latest: latest.clone(),
             detector: self.detector.clone(),
         };

@@ -101,6 +101,8 @@ pub async fn register_cameras(state: &AppState, opts: &DemoOptions) -> anyhow::R
                 password_enc: None,
                 detect_fps: 5.0,
                 enabled: true,
+                classes: None,
+                min_score: 0.5,
             })
             .await?;
     }

@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{captured_logs, free_port, CamSim, TestServer};
+use reqwest::Method;
 use serde_json::json;
 
 const PASSWORD: &str = "Camsim-S3cret-pw";
@@ -181,6 +182,33 @@ async fn api_contract() {
         .await
         .unwrap();
     assert_eq!(r.status(), 400);
+    let path = format!("/api/v1/cameras/{id}");
+    let (status, err) = server
+        .send_json(Method::PATCH, &path, &json!({"classes": ["persn"]}))
+        .await;
+    assert_eq!(
+        (status, err["field"].as_str()),
+        (400, Some("classes")),
+        "{err}"
+    );
+    let (status, err) = server
+        .send_json(Method::PATCH, &path, &json!({"min_score": 0.01}))
+        .await;
+    assert_eq!(
+        (status, err["field"].as_str()),
+        (400, Some("min_score")),
+        "{err}"
+    );
+    let (status, filtered) = server
+        .send_json(
+            Method::PATCH,
+            &path,
+            &json!({"classes": ["person", "Car"], "min_score": 0.6}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(filtered["classes"], json!(["person", "car"]));
+    assert_eq!(filtered["min_score"], 0.6);
     let r = server
         .client
         .delete(server.url(&format!("/api/v1/cameras/{id}")))

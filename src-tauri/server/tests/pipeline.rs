@@ -22,7 +22,7 @@ async fn people_on_the_demo_footage_land_in_sqlite() {
     let r = server
         .client
         .post(server.url("/api/v1/cameras"))
-        .json(&json!({"name": "Plaza", "url": sim.url("cam1"), "detect_fps": 5}))
+        .json(&json!({"name": "Plaza", "url": sim.url("cam1"), "detect_fps": 5, "classes": ["person"], "min_score": 0.6}))
         .send()
         .await
         .unwrap();
@@ -45,7 +45,7 @@ async fn people_on_the_demo_footage_land_in_sqlite() {
             })
             .await
             .unwrap();
-        if let Some(d) = found.into_iter().find(|d| d.score >= 0.5) {
+        if let Some(d) = found.into_iter().find(|d| d.score >= 0.6) {
             break d;
         }
         assert!(
@@ -69,6 +69,24 @@ async fn people_on_the_demo_footage_land_in_sqlite() {
         );
     }
     assert!(person.w > 0.0 && person.h > 0.0);
+    // The camera keeps only people scoring 0.6 or more.
+    let everything = server
+        .running
+        .state
+        .store
+        .detections(&DetectionQuery {
+            camera: Some(id),
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        everything
+            .iter()
+            .all(|d| d.class == "person" && d.score >= 0.6),
+        "{everything:?}"
+    );
     let age_s = (chrono::Utc::now().timestamp_micros() - person.media_time) as f64 / 1e6;
     assert!(
         (0.0..60.0).contains(&age_s),

@@ -37,6 +37,9 @@ pub struct CameraRow {
     pub detect_fps: f64,
     pub enabled: bool,
     pub created_at: i64,
+    /// Comma-separated class names to keep; `None` keeps all.
+    pub classes: Option<String>,
+    pub min_score: f64,
 }
 
 /// A camera to insert or the full new state of one to update.
@@ -49,6 +52,8 @@ pub struct CameraFields {
     pub password_enc: Option<Vec<u8>>,
     pub detect_fps: f64,
     pub enabled: bool,
+    pub classes: Option<String>,
+    pub min_score: f64,
 }
 
 #[derive(Clone, Debug, PartialEq, FromRow)]
@@ -138,8 +143,8 @@ impl Store {
         c: &CameraFields,
         created_at: i64,
     ) -> Result<CameraRow, StoreError> {
-        let sql = "INSERT INTO cameras (name, url, sub_url, username, password_enc, detect_fps, enabled, created_at)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *";
+        let sql = "INSERT INTO cameras (name, url, sub_url, username, password_enc, detect_fps, enabled,
+                   classes, min_score, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *";
         Ok(bind_camera(sqlx::query_as(sql), c)
             .bind(created_at)
             .fetch_one(&self.pool)
@@ -154,7 +159,7 @@ impl Store {
     ) -> Result<Option<CameraRow>, StoreError> {
         let sql =
             "UPDATE cameras SET name = ?, url = ?, sub_url = ?, username = ?, password_enc = ?,
-                   detect_fps = ?, enabled = ? WHERE id = ? RETURNING *";
+                   detect_fps = ?, enabled = ?, classes = ?, min_score = ? WHERE id = ? RETURNING *";
         Ok(bind_camera(sqlx::query_as(sql), c)
             .bind(id)
             .fetch_optional(&self.pool)
@@ -220,7 +225,7 @@ impl Store {
 }
 
 /// Binds a camera's fields in column order: name, url, sub_url, username,
-/// password_enc, detect_fps, enabled.
+/// password_enc, detect_fps, enabled, classes, min_score.
 fn bind_camera<'q>(
     query: QueryAs<'q, Sqlite, CameraRow, SqliteArguments<'q>>,
     c: &'q CameraFields,
@@ -233,6 +238,8 @@ fn bind_camera<'q>(
         .bind(&c.password_enc)
         .bind(c.detect_fps)
         .bind(c.enabled)
+        .bind(&c.classes)
+        .bind(c.min_score)
 }
 
 #[cfg(test)]
@@ -248,6 +255,8 @@ mod tests {
             password_enc: Some(vec![1, 2, 3]),
             detect_fps: 5.0,
             enabled: true,
+            classes: None,
+            min_score: 0.5,
         }
     }
 

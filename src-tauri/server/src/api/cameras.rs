@@ -5,7 +5,8 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use peregrine_engine::{CameraSpec, CameraStatus, Credentials};
+use peregrine_engine::detect::{class_named, MIN_SCORE_FLOOR};
+use peregrine_engine::{CameraSpec, CameraStatus, Credentials, DetectionFilter};
 use peregrine_store::{CameraFields, CameraRow};
 use serde::{Deserialize, Deserializer, Serialize};
 use tracing::warn;
@@ -17,6 +18,7 @@ use super::{parse_id, AppState};
 const MIN_FPS: f64 = 0.1;
 const MAX_FPS: f64 = 30.0;
 const DEFAULT_FPS: f64 = 5.0;
+const DEFAULT_MIN_SCORE: f64 = 0.5;
 
 /// A camera as the API shows it: never its password.
 #[derive(Serialize)]
@@ -28,6 +30,9 @@ pub struct CameraView {
     pub username: Option<String>,
     pub has_password: bool,
     pub detect_fps: f64,
+    /// Classes kept for this camera; `null` keeps all.
+    pub classes: Option<Vec<String>>,
+    pub min_score: f64,
     pub enabled: bool,
     #[serde(flatten)]
     pub status: CameraStatus,
@@ -46,6 +51,10 @@ pub struct CameraCreate {
     password: Option<String>,
     #[serde(default)]
     detect_fps: Option<f64>,
+    #[serde(default)]
+    classes: Option<Vec<String>>,
+    #[serde(default)]
+    min_score: Option<f64>,
     #[serde(default)]
     enabled: Option<bool>,
 }
@@ -66,6 +75,10 @@ pub struct CameraPatch {
     password: Option<Option<String>>,
     #[serde(default)]
     detect_fps: Option<f64>,
+    #[serde(default, deserialize_with = "present")]
+    classes: Option<Option<Vec<String>>>,
+    #[serde(default)]
+    min_score: Option<f64>,
     #[serde(default)]
     enabled: Option<bool>,
 }
@@ -104,6 +117,11 @@ impl AppState {
                 String::new()
             }),
         };
+        let classes = split_classes(row.classes.as_deref());
+        let filter = DetectionFilter::new(classes.as_deref(), row.min_score as f32).unwrap_or_else(|unknown| {
+            warn!(camera = row.id, class = %unknown, "unknown class in the camera's settings; keeping all classes");
+            DetectionFilter::default()
+        });
         let credentials = row
             .username
             .clone()
@@ -115,6 +133,7 @@ impl AppState {
             sub_url,
             credentials,
             detect_fps: row.detect_fps as f32,
+            filter,
         })
     }
 
@@ -140,6 +159,8 @@ impl AppState {
             username: row.username,
             has_password: row.password_enc.is_some(),
             detect_fps: row.detect_fps,
+            classes: split_classes(row.classes.as_deref()),
+            min_score: row.min_score,
             enabled: row.enabled,
             status,
         }
@@ -198,6 +219,8 @@ pub async fn create(
         password_enc: seal(&s, password)?,
         detect_fps: check_fps(body.detect_fps.unwrap_or(DEFAULT_FPS))?,
         enabled: body.enabled.unwrap_or(true),
+        classes: check_classes(body.classes)?,
+        min_score: check_min_score(body.min_score.unwrap_or(DEFAULT_MIN_SCORE))?,
     };
     let row = s.store.insert_camera(&fields, now_us()).await?;
     s.apply(&row);
@@ -218,6 +241,8 @@ pub async fn update(
         password_enc: row.password_enc.clone(),
         detect_fps: row.detect_fps,
         enabled: row.enabled,
+        classes: row.classes.clone(),
+        min_score: row.min_score,
     };
     if let Some(name) = patch.name {
         fields.name = check_name(&name)?;
@@ -246,6 +271,12 @@ pub async fn update(
     }
     if let Some(enabled) = patch.enabled {
         fields.enabled = enabled;
+    }
+    if let Some(classes) = patch.classes {
+        fields.classes = check_classes(classes)?;
+    }
+    if let Some(min_score) = patch.min_score {
+        fields.min_score = check_min_score(min_score)?;
     }
     let row = s
         .store
@@ -390,6 +421,45 @@ fn check_fps(fps: f64) -> Result<f64, ApiError> {
         Err(ApiError::invalid(
             "detect_fps",
             format!("must be between {MIN_FPS} and {MAX_FPS} frames per second"),
+        ))
+    }
+}
+
+/// Validates class names against the model's and stores them comma-separated.
+fn check_classes(classes: Option<Vec<String>>) -> Result<Option<String>, ApiError> {
+    let Some(classes) = classes else {
+        return Ok(None);
+    };
+    let mut known = Vec::with_capacity(classes.len());
+    for name in &classes {
+        let class = class_named(name).ok_or_else(|| {
+            ApiError::invalid("classes", format!("the model does not know {name:?}: use COCO names such as person, car, truck, bicycle"))
+        })?;
+        if !known.contains(&class) {
+            known.push(class);
+        }
+    }
+    if known.is_empty() {
+        return Err(ApiError::invalid(
+            "classes",
+            "must name at least one class, or be null for all",
+        ));
+    }
+    Ok(Some(known.join(",")))
+}
+
+fn split_classes(stored: Option<&str>) -> Option<Vec<String>> {
+    stored.map(|s| s.split(',').map(str::to_owned).collect())
+}
+
+fn check_min_score(score: f64) -> Result<f64, ApiError> {
+    let floor = f64::from(MIN_SCORE_FLOOR);
+    if score.is_finite() && (floor..=0.95).contains(&score) {
+        Ok(score)
+    } else {
+        Err(ApiError::invalid(
+            "min_score",
+            format!("must be between {floor} and 0.95"),
         ))
     }
 }
