@@ -30,6 +30,8 @@ struct Anchor {
 pub struct Stamp {
     pub media_time: MediaTime,
     pub discontinuity: bool,
+    /// Earlier than the frame before it (B-frames arrive in decode order).
+    pub reordered: bool,
 }
 
 impl MediaClock {
@@ -43,29 +45,31 @@ impl MediaClock {
 
     /// Stamps a frame whose unwrapped RTP time is `ticks`, received at `now_us`.
     pub fn stamp(&mut self, ticks: i64, now_us: i64) -> Stamp {
-        let jumped = match self.anchor {
-            None => false,
-            Some(_) => {
-                let delta = ticks - self.last_ticks;
-                delta < 0 || delta > MAX_FORWARD_JUMP_SECS * self.clock_rate
+        let anchored = self.anchor.is_some();
+        let delta = ticks - self.last_ticks;
+        // A step back of less than a second is frame reordering (B-frames), not a jump.
+        let reordered = anchored && delta < 0 && -delta < self.clock_rate;
+        let discontinuity = anchored
+            && !reordered
+            && (delta < 0 || delta > MAX_FORWARD_JUMP_SECS * self.clock_rate);
+        let anchor = match self.anchor {
+            Some(anchor) if !discontinuity => anchor,
+            _ => {
+                let fresh = Anchor {
+                    wall_us: now_us,
+                    ticks,
+                };
+                self.anchor = Some(fresh);
+                fresh
             }
         };
-        let discontinuity = jumped;
-        if self.anchor.is_none() || jumped {
-            self.anchor = Some(Anchor {
-                wall_us: now_us,
-                ticks,
-            });
+        if !reordered {
+            self.last_ticks = ticks;
         }
-        self.last_ticks = ticks;
-        let anchor = self.anchor.unwrap_or(Anchor {
-            wall_us: now_us,
-            ticks,
-        });
-        let media_time = anchor.wall_us + (ticks - anchor.ticks) * 1_000_000 / self.clock_rate;
         Stamp {
-            media_time,
+            media_time: anchor.wall_us + (ticks - anchor.ticks) * 1_000_000 / self.clock_rate,
             discontinuity,
+            reordered,
         }
     }
 }
@@ -99,6 +103,27 @@ mod tests {
         assert_eq!(
             clock.stamp(9000, t0 + 10_200_000).media_time,
             t0 + 10_100_000
+        );
+    }
+
+    #[test]
+    fn tells_b_frame_reordering_from_a_jump() {
+        let mut clock = MediaClock::new(RATE);
+        let t0 = 1_000_000;
+        // Decode order I0 P3 B1 B2 at 10 fps.
+        let stamps: Vec<_> = [0, 27_000, 9_000, 18_000]
+            .iter()
+            .map(|&t| clock.stamp(t, t0))
+            .collect();
+        assert!(stamps.iter().all(|s| !s.discontinuity));
+        assert_eq!(
+            stamps.iter().map(|s| s.reordered).collect::<Vec<_>>(),
+            [false, false, true, true]
+        );
+        assert_eq!(
+            stamps[2].media_time,
+            t0 + 100_000,
+            "a B-frame keeps its presentation time"
         );
     }
 

@@ -35,6 +35,9 @@ pub enum EngineError {
     #[error("Unsupported codec {codec}: set the camera's stream to H.264.")]
     UnsupportedCodec { codec: String },
 
+    #[error("The camera sends B-frames, which Peregrine cannot play yet: turn them off in the camera's video encoder settings (often \"B-frames: 0\" or a GOP structure of I and P frames only).")]
+    BFrames,
+
     #[error("The camera offers no video track at {url}.")]
     NoVideoTrack { url: String },
 
@@ -69,7 +72,9 @@ impl EngineError {
             | Self::Rtsp { .. } => ErrorKind::Unavailable,
             Self::WrongCredentials => ErrorKind::PermissionDenied,
             Self::PathNotFound { .. } | Self::NoVideoTrack { .. } => ErrorKind::NotFound,
-            Self::UnsupportedCodec { .. } | Self::Decode { .. } => ErrorKind::Unsupported,
+            Self::UnsupportedCodec { .. } | Self::BFrames | Self::Decode { .. } => {
+                ErrorKind::Unsupported
+            }
             Self::Detector { .. } => ErrorKind::Internal,
             Self::InvalidArgument { .. } => ErrorKind::InvalidArgument,
         }

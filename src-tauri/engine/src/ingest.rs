@@ -210,7 +210,11 @@ pub async fn probe(
             Ok(Some(item)) => item.map_err(|e| classify(&e, url))?,
         };
         if let CodecItem::VideoFrame(frame) = item {
-            times.push(frame.timestamp().elapsed_secs());
+            let t = frame.timestamp().elapsed_secs();
+            if times.last().is_some_and(|&last| t < last && last - t < 1.0) {
+                return Err(EngineError::BFrames);
+            }
+            times.push(t);
             if params.is_none() || frame.has_new_parameters() {
                 params = video_params(demuxed.streams()[frame.stream_id()].parameters());
             }
@@ -282,6 +286,10 @@ async fn run_once(
         let timestamp = frame.timestamp();
         let clock = clock.get_or_insert_with(|| MediaClock::new(timestamp.clock_rate().get()));
         let stamp = clock.stamp(timestamp.elapsed(), now_us());
+        if stamp.reordered {
+            // Live view and recording need presentation order: say so rather than play it wrong.
+            return Err(EngineError::BFrames);
+        }
         if stamp.discontinuity {
             info!(
                 camera = spec.id,

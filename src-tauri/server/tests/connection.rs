@@ -81,3 +81,43 @@ async fn reports_what_the_stream_holds_or_what_is_wrong() {
     assert_eq!(err["field"], "url");
     server.running.stop().await;
 }
+
+/// Some cameras send B-frames; until they play, the guard is told plainly why not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_camera_with_b_frames_gets_a_clear_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let clip = dir.path().join("bframes.mp4");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-t", "4", "-i"])
+        .arg(peregrine_server::assets::footage())
+        .args([
+            "-an", "-c:v", "libx264", "-bf", "2", "-g", "10", "-pix_fmt", "yuv420p",
+        ])
+        .arg(&clip)
+        .status()
+        .expect("run ffmpeg");
+    assert!(made.success());
+    let extra = format!("bcam={}", clip.display());
+    let sim = CamSim::start(1, &["--extra-path", &extra]);
+    let server = TestServer::start(false).await;
+
+    let (status, camera) = server
+        .send_json(
+            reqwest::Method::POST,
+            "/api/v1/cameras",
+            &json!({"name": "Axis", "url": sim.url("bcam")}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let id = camera["id"].as_i64().unwrap();
+    let camera = server
+        .wait_for_camera(id, std::time::Duration::from_secs(20), |c| {
+            c["state"] == "error"
+        })
+        .await;
+    assert!(
+        camera["message"].as_str().unwrap().contains("B-frames"),
+        "{camera}"
+    );
+    server.running.stop().await;
+}
