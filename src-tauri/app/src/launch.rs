@@ -8,6 +8,9 @@ use peregrine_server::Running;
 #[derive(Parser)]
 #[command(name = "peregrine-app", version, about = "Peregrine desktop console")]
 struct Cli {
+    /// Open full screen (kiosks, trade-show demos)
+    #[arg(long, global = true)]
+    fullscreen: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -20,16 +23,26 @@ enum Command {
     Demo(DemoArgs),
 }
 
-pub struct Launch(Option<Command>);
+pub struct Launch {
+    command: Option<Command>,
+    fullscreen: bool,
+}
 
 impl Launch {
     pub fn from_args(args: impl Iterator<Item = String>) -> anyhow::Result<Self> {
         let cli = Cli::try_parse_from(std::iter::once("peregrine-app".to_owned()).chain(args))?;
-        Ok(Self(cli.command))
+        Ok(Self {
+            command: cli.command,
+            fullscreen: cli.fullscreen,
+        })
+    }
+
+    pub fn fullscreen(&self) -> bool {
+        self.fullscreen
     }
 
     pub async fn start(&self) -> anyhow::Result<(Running, Option<CamSim>)> {
-        match &self.0 {
+        match &self.command {
             Some(Command::Demo(args)) => {
                 let (running, camsim) = cli::demo(args).await?;
                 Ok((running, Some(camsim)))

@@ -31,12 +31,16 @@ fn run() -> anyhow::Result<()> {
     println!("Peregrine window open; API at http://{} (scripts: Bearer token from the data directory's api-token file)", running.addr);
     let window_url: tauri::Url = url.parse()?;
 
+    let fullscreen = launch.fullscreen();
     let app = tauri::Builder::default()
+        // Remembers the window's size and position between launches.
+        .plugin(tauri_plugin_window_state::Builder::default().build())
         .setup(move |app| {
             WebviewWindowBuilder::new(app, "main", WebviewUrl::External(window_url.clone()))
                 .title("Peregrine")
                 .inner_size(1280.0, 800.0)
                 .min_inner_size(800.0, 560.0)
+                .fullscreen(fullscreen)
                 .build()?;
             Ok(())
         })
