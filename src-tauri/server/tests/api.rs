@@ -102,15 +102,10 @@ async fn api_contract() {
             "colour",
         ),
     ] {
-        let r = server
-            .client
-            .post(server.url("/api/v1/cameras"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 400, "{body}");
-        let err: serde_json::Value = r.json().await.unwrap();
+        let (status, err) = server
+            .send_json(Method::POST, "/api/v1/cameras", &body)
+            .await;
+        assert_eq!(status, 400, "{body}");
         assert_eq!(err["field"], field, "{err}");
         assert_eq!(err["code"], "invalid_argument");
     }
@@ -144,15 +139,11 @@ async fn api_contract() {
 
     // An unreachable camera: created, then an error sentence.
     let dead_port = free_port();
-    let r = server
-        .client
-        .post(server.url("/api/v1/cameras"))
-        .json(&json!({"name": "Nowhere", "url": format!("rtsp://127.0.0.1:{dead_port}/x")}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let nowhere: serde_json::Value = r.json().await.unwrap();
+    let nowhere = json!({"name": "Nowhere", "url": format!("rtsp://127.0.0.1:{dead_port}/x")});
+    let (status, nowhere) = server
+        .send_json(Method::POST, "/api/v1/cameras", &nowhere)
+        .await;
+    assert_eq!(status, 201);
     let id = nowhere["id"].as_i64().unwrap();
     let camera = server
         .wait_for_camera(id, Duration::from_secs(15), |c| c["state"] == "error")
@@ -161,28 +152,23 @@ async fn api_contract() {
     assert!(message.starts_with("Cannot reach 127.0.0.1:"), "{message}");
 
     // Read, update, delete.
-    let r = server
-        .client
-        .patch(server.url(&format!("/api/v1/cameras/{id}")))
-        .json(&json!({"name": "Back door", "detect_fps": 2.5}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let updated: serde_json::Value = r.json().await.unwrap();
+    let path = format!("/api/v1/cameras/{id}");
+    let (status, updated) = server
+        .send_json(
+            Method::PATCH,
+            &path,
+            &json!({"name": "Back door", "detect_fps": 2.5}),
+        )
+        .await;
+    assert_eq!(status, 200);
     assert_eq!(
         (updated["name"].as_str(), updated["detect_fps"].as_f64()),
         (Some("Back door"), Some(2.5))
     );
-    let r = server
-        .client
-        .patch(server.url(&format!("/api/v1/cameras/{id}")))
-        .json(&json!({"detect_fps": 0}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
-    let path = format!("/api/v1/cameras/{id}");
+    let (status, _) = server
+        .send_json(Method::PATCH, &path, &json!({"detect_fps": 0}))
+        .await;
+    assert_eq!(status, 400);
     let (status, err) = server
         .send_json(Method::PATCH, &path, &json!({"classes": ["persn"]}))
         .await;
