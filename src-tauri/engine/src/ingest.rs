@@ -4,7 +4,7 @@
 //! with capped exponential backoff. Every wait for the next frame has a
 //! timeout, since a hung camera keeps its socket open and simply stops.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
@@ -63,12 +63,58 @@ pub struct AccessUnit {
     pub params: Arc<VideoParams>,
 }
 
-/// Runs one camera stream until the task is aborted.
-pub async fn run(
-    spec: CameraSpec,
+/// Where ingest publishes access units: once, to every subscriber, and to
+/// the cache of the current GOP that lets a new viewer start at once.
+#[derive(Clone)]
+pub struct Publisher {
     units: broadcast::Sender<Arc<AccessUnit>>,
-    status: StatusHandle,
-) {
+    gop: Arc<Mutex<Vec<Arc<AccessUnit>>>>,
+}
+
+/// A GOP longer than this (a camera with a very long keyframe interval) is
+/// not cached in full; a new viewer then waits for the next keyframe.
+const MAX_CACHED_UNITS: usize = 250;
+
+impl Publisher {
+    pub fn new(capacity: usize) -> Self {
+        let (units, _) = broadcast::channel(capacity);
+        Self {
+            units,
+            gop: Arc::new(Mutex::new(Vec::new())),
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<AccessUnit>> {
+        self.units.subscribe()
+    }
+
+    /// The access units since the latest keyframe, then everything after
+    /// them: a viewer that starts here shows a picture at once.
+    pub fn subscribe_from_keyframe(
+        &self,
+    ) -> (Vec<Arc<AccessUnit>>, broadcast::Receiver<Arc<AccessUnit>>) {
+        let rx = self.units.subscribe();
+        let cached = self.gop.lock().map(|g| g.clone()).unwrap_or_default();
+        (cached, rx)
+    }
+
+    fn publish(&self, unit: AccessUnit) {
+        let unit = Arc::new(unit);
+        if let Ok(mut gop) = self.gop.lock() {
+            if unit.random_access || unit.discontinuity {
+                gop.clear();
+            }
+            if unit.random_access || (!gop.is_empty() && gop.len() < MAX_CACHED_UNITS) {
+                gop.push(unit.clone());
+            }
+        }
+        // No receiver (nobody decoding right now) is fine.
+        let _ = self.units.send(unit);
+    }
+}
+
+/// Runs one camera stream until the task is aborted.
+pub async fn run(spec: CameraSpec, units: Publisher, status: StatusHandle) {
     let mut backoff = BACKOFF_START;
     let mut outage_since: Option<Instant> = None;
     loop {
@@ -256,7 +302,7 @@ fn h264_profile(rfc6381: &str) -> Option<&'static str> {
 
 async fn run_once(
     spec: &CameraSpec,
-    units: &broadcast::Sender<Arc<AccessUnit>>,
+    units: &Publisher,
     status: &StatusHandle,
 ) -> Result<(), EngineError> {
     let url = spec.detect_url().clone();
@@ -304,8 +350,7 @@ async fn run_once(
             data: frame.into_data(),
             params,
         };
-        // No receiver (nobody decoding right now) is fine.
-        let _ = units.send(Arc::new(unit));
+        units.publish(unit);
     }
 }
 

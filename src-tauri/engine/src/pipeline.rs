@@ -14,7 +14,7 @@ use tracing::{error, info, warn};
 use crate::camera::{CameraId, CameraSpec, CameraState, CameraStatus};
 use crate::decode::{self, DecodeOutputs, LatestFrame, RgbFrame};
 use crate::detect::{self, DetectorConfig, DetectorQueue, FrameDetections};
-use crate::ingest::{self, AccessUnit};
+use crate::ingest::{self, AccessUnit, Publisher};
 
 /// Access units buffered per camera for slow consumers before they lag.
 const UNIT_BUFFER: usize = 64;
@@ -39,7 +39,7 @@ pub struct Engine {
 struct CameraRuntime {
     status: StatusHandle,
     latest: LatestFrame,
-    units: broadcast::Sender<Arc<AccessUnit>>,
+    units: Publisher,
     ingest: JoinHandle<()>,
 }
 
@@ -103,7 +103,8 @@ impl Engine {
         let id = spec.id;
         let status = StatusHandle::new(id, self.events.clone());
         let latest: LatestFrame = Arc::new(Mutex::new(None));
-        let (units, units_rx) = broadcast::channel::<Arc<AccessUnit>>(UNIT_BUFFER);
+        let units = Publisher::new(UNIT_BUFFER);
+        let units_rx = units.subscribe();
         let outputs = DecodeOutputs {
             camera: id,
             filter: Arc::new(spec.filter.clone()),
@@ -137,11 +138,15 @@ impl Engine {
         }
     }
 
-    /// The camera's access units as they arrive (live view, recording).
-    /// Ends when the camera is stopped or restarted.
-    pub fn subscribe_units(&self, id: CameraId) -> Option<broadcast::Receiver<Arc<AccessUnit>>> {
+    /// The camera's access units from its latest keyframe on (live view,
+    /// recording): the cached GOP, then a subscription that ends when the
+    /// camera is stopped or restarted. The two may overlap by a few units.
+    pub fn subscribe_units(
+        &self,
+        id: CameraId,
+    ) -> Option<(Vec<Arc<AccessUnit>>, broadcast::Receiver<Arc<AccessUnit>>)> {
         let cameras = self.cameras.lock().ok()?;
-        cameras.get(&id).map(|c| c.units.subscribe())
+        cameras.get(&id).map(|c| c.units.subscribe_from_keyframe())
     }
 
     pub fn status(&self, id: CameraId) -> Option<CameraStatus> {

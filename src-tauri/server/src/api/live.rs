@@ -3,7 +3,9 @@
 //!
 //! Messages: a text `{"type":"init","mime","width","height","base_us"}`, a
 //! binary init segment, then one binary media segment per frame (the first
-//! a keyframe; `tfdt` = the frame's `media_time` in µs). A new init pair
+//! a keyframe; `tfdt` = the frame's `media_time` in µs). The first fragments
+//! are the camera's current GOP, so a picture shows at once and the player
+//! skips ahead to the live edge. A new init pair
 //! follows a change of stream parameters or a clock re-anchor. A slow
 //! client skips to the next keyframe rather than falling behind.
 
@@ -33,10 +35,10 @@ pub async fn subscribe(
     if s.store.camera(id).await?.is_none() {
         return Err(ApiError::not_found(format!("no camera with id {id}")));
     }
-    let units = s.engine.subscribe_units(id).ok_or_else(|| {
+    let (cached, units) = s.engine.subscribe_units(id).ok_or_else(|| {
         ApiError::unavailable("this camera is disabled: enable it to watch it live")
     })?;
-    Ok(ws.on_upgrade(move |socket| forward(socket, units)))
+    Ok(ws.on_upgrade(move |socket| forward(socket, cached, units)))
 }
 
 /// Per-connection muxing state.
@@ -47,16 +49,31 @@ struct Session {
     waiting_for_keyframe: bool,
 }
 
-async fn forward(mut socket: WebSocket, mut units: Receiver<Arc<AccessUnit>>) {
+async fn forward(
+    mut socket: WebSocket,
+    cached: Vec<Arc<AccessUnit>>,
+    mut units: Receiver<Arc<AccessUnit>>,
+) {
     let mut session = Session {
         params: None,
         sequence: 0,
         last_time: None,
         waiting_for_keyframe: true,
     };
+    // The current GOP first, so the first picture shows without waiting for
+    // the camera's next keyframe; the player then jumps to the live edge.
+    for unit in &cached {
+        for message in session.messages(unit) {
+            if socket.send(message).await.is_err() {
+                return;
+            }
+        }
+    }
     loop {
         tokio::select! {
             unit = units.recv() => match unit {
+                // Already sent from the cache.
+                Ok(unit) if cached.iter().any(|c| Arc::ptr_eq(c, &unit)) => {}
                 Ok(unit) => {
                     for message in session.messages(&unit) {
                         if socket.send(message).await.is_err() {
