@@ -1,6 +1,6 @@
 // Typed client for the Peregrine REST + WebSocket API (same origin, cookie auth).
 
-export type CameraState = "connecting" | "live" | "error";
+export type CameraState = "connecting" | "live" | "stale" | "reconnecting" | "error" | "disabled";
 
 export interface Health {
   version: string;
@@ -26,6 +26,11 @@ export interface Camera {
   height: number | null;
   /** RFC 3339 timestamp, or null before the first frame. */
   last_frame_at: string | null;
+  /** When the next connection attempt starts (reconnecting / error), RFC 3339. */
+  retry_at: string | null;
+  /** Classes kept for this camera; null keeps all. */
+  classes: string[] | null;
+  min_score: number;
 }
 
 /** Normalised box (0..1), top-left origin, relative to the frame. */
@@ -55,6 +60,8 @@ export interface DetectionsEvent {
   type: "detections";
   camera_id: number;
   media_time: string;
+  /** The frame's UTC time in µs: matches the live video's frame times. */
+  media_time_us: number;
   detections: FrameDetection[];
 }
 

@@ -1,7 +1,8 @@
 // One camera in the live grid: name, state badge, stats, a flicker-free
 // snapshot refresh loop and an overlay of the latest detection boxes.
 
-import { snapshotUrl, type Camera, type CameraState, type FrameDetection } from "./api";
+import { snapshotUrl, type Camera, type CameraState, type DetectionsEvent, type FrameDetection } from "./api";
+import { canPlay, LivePlayer } from "./livePlayer";
 import { classColour } from "./colours";
 import { el, formatBitrate, formatClock, formatFps, formatScore } from "./format";
 
@@ -11,11 +12,18 @@ const SNAPSHOT_INTERVAL_MS = 500;
 const SNAPSHOT_IDLE_INTERVAL_MS = 2_000;
 /** Boxes older than this are cleared. */
 const BOX_TTL_MS = 1_500;
+/** Detections kept to match frames that are still to be shown. */
+const DETECTIONS_KEPT_US = 3_000_000;
+/** A frame is drawn with detections up to this much older than itself. */
+const BOX_MATCH_US = 400_000;
 
 const STATE_LABEL: Record<CameraState, string> = {
   connecting: "Connecting",
   live: "Live",
+  stale: "Stale",
+  reconnecting: "Reconnecting",
   error: "Error",
+  disabled: "Disabled",
 };
 
 const reducedMotion = (): boolean => window.matchMedia("(prefers-reduced-motion: reduce)").matches;
@@ -46,6 +54,14 @@ export class CameraTile {
   private failures = 0;
   private boxTimer: number | undefined;
   private destroyed = false;
+  private live: LivePlayer | null = null;
+  /** The picture stopped advancing although the server may still say live. */
+  private frozen = false;
+  private recent: DetectionsEvent[] = [];
+  private drawnUs = -1;
+  private readonly noticeEl: HTMLParagraphElement;
+  private readonly debugEl: HTMLDivElement;
+  private clockTimer: number | undefined;
 
   constructor(camera: Camera) {
     this.camera = camera;
@@ -83,7 +99,11 @@ export class CameraTile {
     this.frameEl.append(this.imgEl, this.boxesEl);
     this.messageEl = el("p", "tile__message");
     this.messageEl.id = `${idBase}-msg`;
-    this.viewEl.append(this.placeholderEl, this.frameEl, this.messageEl);
+    this.noticeEl = el("p", "tile__notice");
+    this.noticeEl.hidden = true;
+    this.debugEl = el("div", "tile__debug");
+    this.debugEl.setAttribute("aria-hidden", "true");
+    this.viewEl.append(this.placeholderEl, this.frameEl, this.messageEl, this.noticeEl, this.debugEl);
 
     const stats = el("dl", "tile__stats");
     const stat = (label: string, value: HTMLElement): void => {
@@ -104,7 +124,64 @@ export class CameraTile {
 
     this.element.append(head, this.viewEl, stats);
     this.render();
+    if (canPlay()) this.startLive();
+    else this.fallBackToSnapshots("this window has no H.264 decoder for live video");
+    this.clockTimer = window.setInterval(() => this.everySecond(), 1_000);
+  }
+
+  private startLive(): void {
+    const live = new LivePlayer(this.camera.id, {
+      unsupported: (reason) => this.fallBackToSnapshots(reason),
+      frame: (mediaUs) => this.frameShown(mediaUs),
+      frozen: (frozen) => {
+        this.frozen = frozen;
+        this.render();
+      },
+    });
+    this.live = live;
+    this.frameEl.prepend(live.video);
+    live.start();
+  }
+
+  /** Live video cannot play here: server-side JPEGs instead, and say why. */
+  private fallBackToSnapshots(reason: string): void {
+    this.live?.destroy();
+    this.live = null;
+    this.noticeEl.textContent = `Showing snapshots: ${reason}. On Linux, install gstreamer1.0-libav for live video.`;
+    this.noticeEl.hidden = false;
+    this.element.dataset["video"] = "snapshots";
     this.scheduleSnapshot(0);
+  }
+
+  /** A live frame is on screen: draw the detections of that very frame. */
+  private frameShown(mediaUs: number): void {
+    if (!this.hasFrame) {
+      this.hasFrame = true;
+      this.placeholderEl.hidden = true;
+      this.element.dataset["hasFrame"] = "true";
+      this.element.dataset["video"] = "live";
+    }
+    let match: DetectionsEvent | undefined;
+    for (const e of this.recent) {
+      if (e.media_time_us <= mediaUs + 1_000 && mediaUs - e.media_time_us <= BOX_MATCH_US) match = e;
+    }
+    const key = match?.media_time_us ?? -1;
+    if (key !== this.drawnUs) {
+      this.drawnUs = key;
+      this.drawBoxes(match?.detections ?? []);
+    }
+  }
+
+  private everySecond(): void {
+    if (this.live) {
+      const s = this.live.stats;
+      const show = (v: number | null): string => (v === null ? "—" : `${v} ms`);
+      this.debugEl.textContent = `first frame ${show(s.firstFrameMs)} · latency ${show(s.latencyMs)} · buffer ${show(s.bufferMs)}`;
+      if (s.firstFrameMs !== null) this.element.dataset["firstFrameMs"] = String(s.firstFrameMs);
+      if (s.latencyMs !== null) this.element.dataset["latencyMs"] = String(s.latencyMs);
+      if (s.bufferMs !== null) this.element.dataset["bufferMs"] = String(s.bufferMs);
+    }
+    if (this.camera.retry_at) this.render();
   }
 
   get id(): number {
@@ -120,11 +197,21 @@ export class CameraTile {
     this.camera = camera;
     this.render();
     // A camera that just came up should not wait for the slow idle poll.
-    if (!wasLive && camera.state === "live" && this.pending === null) this.scheduleSnapshot(0);
+    if (!this.live && !wasLive && camera.state === "live" && this.pending === null) this.scheduleSnapshot(0);
   }
 
-  /** Draw the boxes of the most recent `detections` event for this camera. */
-  setDetections(detections: readonly FrameDetection[]): void {
+  /** A `detections` event for this camera: drawn with its own frame when live. */
+  setDetections(event: DetectionsEvent): void {
+    if (!this.live) {
+      this.drawBoxes(event.detections);
+      return;
+    }
+    this.recent.push(event);
+    const oldest = event.media_time_us - DETECTIONS_KEPT_US;
+    while (this.recent.length > 0 && (this.recent[0]?.media_time_us ?? 0) < oldest) this.recent.shift();
+  }
+
+  private drawBoxes(detections: readonly FrameDetection[]): void {
     window.clearTimeout(this.boxTimer);
     const frag = document.createDocumentFragment();
     for (const d of detections) {
@@ -136,19 +223,22 @@ export class CameraTile {
       box.style.height = pct(Math.min(d.box.h, 1 - clamp01(d.box.y)));
       box.style.setProperty("--box-colour", colour);
       if (d.box.y < 0.08) box.classList.add("box--label-inside");
-      const label = el("span", "box__label", `${d.class} ${formatScore(d.score)}`);
+      const track = d.track_id === null ? "" : ` #${d.track_id}`;
+      const label = el("span", "box__label", `${d.class} ${formatScore(d.score)}${track}`);
       label.dataset["testid"] = "detection-label";
       box.append(label);
       frag.append(box);
     }
     this.boxesEl.replaceChildren(frag);
-    if (detections.length > 0) {
+    if (detections.length > 0 && !this.live) {
       this.boxTimer = window.setTimeout(() => this.boxesEl.replaceChildren(), BOX_TTL_MS);
     }
   }
 
   destroy(): void {
     this.destroyed = true;
+    this.live?.destroy();
+    window.clearInterval(this.clockTimer);
     window.clearTimeout(this.snapshotTimer);
     window.clearTimeout(this.boxTimer);
     if (this.pending) this.pending.src = "";
@@ -156,17 +246,44 @@ export class CameraTile {
     this.element.remove();
   }
 
+  /** What the guard sees: a picture that stopped is stale, whatever the server says. */
+  private visibleState(): CameraState {
+    const c = this.camera;
+    return c.state === "live" && this.frozen ? "stale" : c.state;
+  }
+
+  private stateMessage(state: CameraState): string {
+    const c = this.camera;
+    switch (state) {
+      case "live":
+        return "";
+      case "stale":
+        return `Picture frozen: last frame ${formatClock(c.last_frame_at)}`;
+      case "connecting":
+        return c.message || "Connecting to the camera…";
+      case "reconnecting":
+      case "error": {
+        const wait = c.retry_at ? Math.ceil((Date.parse(c.retry_at) - Date.now()) / 1000) : 0;
+        const when = wait > 0 ? ` Retrying in ${wait} s.` : c.retry_at ? " Retrying now…" : "";
+        return `${c.message.replace(/ Retrying in \d+ s\.$/, "")}${when}`;
+      }
+      default:
+        return c.message;
+    }
+  }
+
   private render(): void {
     const c = this.camera;
+    const state = this.visibleState();
     this.element.dataset["cameraId"] = String(c.id);
-    this.element.dataset["state"] = c.state;
+    this.element.dataset["state"] = state;
     this.nameEl.textContent = c.name;
     this.nameEl.title = c.name;
-    this.badgeEl.className = `badge badge--${c.state}`;
-    this.badgeEl.textContent = STATE_LABEL[c.state] ?? c.state;
+    this.badgeEl.className = `badge badge--${state}`;
+    this.badgeEl.textContent = STATE_LABEL[state] ?? state;
     this.expandBtn.setAttribute("aria-label", `Enlarge ${c.name}`);
 
-    const message = c.state === "live" ? "" : c.message || (c.state === "connecting" ? "Connecting to the camera…" : "");
+    const message = this.stateMessage(state);
     this.messageEl.textContent = message;
     this.messageEl.hidden = message === "";
 
@@ -178,7 +295,7 @@ export class CameraTile {
     else this.lastFrameEl.removeAttribute("datetime");
 
     this.imgEl.alt = `Latest frame from ${c.name}`;
-    this.placeholderEl.textContent = c.state === "error" ? "No signal" : "Waiting for first frame…";
+    this.placeholderEl.textContent = state === "error" || state === "reconnecting" ? "No signal" : "Waiting for first frame…";
     if (!this.hasFrame && c.width && c.height) this.setAspect(c.width, c.height);
   }
 

@@ -85,7 +85,7 @@ class App {
         this.upsertCamera(event.camera);
         break;
       case "detections": {
-        this.tiles.get(event.camera_id)?.setDetections(event.detections);
+        this.tiles.get(event.camera_id)?.setDetections(event);
         this.detections.add(rowsFromEvent(event));
         break;
       }
@@ -191,4 +191,17 @@ class App {
   }
 }
 
+/** Keyboard: B toggles detection boxes, D the latency overlay. */
+function bindShortcuts(): void {
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    const target = event.target as HTMLElement | null;
+    if (target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))) return;
+    const key = event.key.toLowerCase();
+    if (key === "b") document.body.classList.toggle("hide-boxes");
+    else if (key === "d") document.body.classList.toggle("show-debug");
+  });
+}
+
+bindShortcuts();
 void new App().start();
