@@ -70,8 +70,13 @@ test("the desktop window opens on the demo cameras", { timeout: 150_000 }, async
     }
     assert.equal(live, 4, `expected 4 live demo cameras in the desktop app:\n${output}`);
 
-    // Give the page a moment to draw snapshots, then look at the screen.
-    await sleep(4000);
+    // The window's WebKitGTK plays the live fMP4 (MSE) rather than falling back to snapshots.
+    for (let i = 0; i < 20 && (output.match(/live viewer connected/g) ?? []).length < 4; i++) await sleep(500);
+    const viewers = (output.match(/live viewer connected/g) ?? []).length;
+    assert.ok(viewers >= 4, `the window opened ${viewers} live video streams, expected 4 (no MSE H.264? install gstreamer1.0-libav):\n${output}`);
+
+    // Give the page a moment to draw, then look at the screen.
+    await sleep(3000);
     mkdirSync(artifactsDir, { recursive: true });
     const shot = path.join(artifactsDir, "desktop.png");
     x("import", ["-window", "root", shot]);

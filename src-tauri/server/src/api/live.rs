@@ -38,7 +38,11 @@ pub async fn subscribe(
     let (cached, units) = s.engine.subscribe_units(id).ok_or_else(|| {
         ApiError::unavailable("this camera is disabled: enable it to watch it live")
     })?;
-    Ok(ws.on_upgrade(move |socket| forward(socket, cached, units)))
+    Ok(ws.on_upgrade(move |socket| async move {
+        tracing::info!(camera = id, "live viewer connected");
+        forward(socket, cached, units).await;
+        tracing::info!(camera = id, "live viewer left");
+    }))
 }
 
 /// Per-connection muxing state.
