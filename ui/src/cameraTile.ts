@@ -296,7 +296,7 @@ export class CameraTile {
 
     this.imgEl.alt = `Latest frame from ${c.name}`;
     this.placeholderEl.textContent = state === "error" || state === "reconnecting" ? "No signal" : "Waiting for first frame…";
-    if (!this.hasFrame && c.width && c.height) this.setAspect(c.width, c.height);
+    if (c.width && c.height) this.setAspect(c.width, c.height);
   }
 
   private setAspect(w: number, h: number): void {

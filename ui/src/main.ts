@@ -15,6 +15,7 @@ import {
 } from "./api";
 import { CameraTile } from "./cameraTile";
 import { DetectionsList, rowsFromEvent, rowsFromStored } from "./detectionsList";
+import { GridLayout } from "./gridLayout";
 import { HealthView } from "./health";
 
 const HEALTH_REFRESH_MS = 15_000;
@@ -31,6 +32,7 @@ class App {
   private readonly gridEmpty = byId<HTMLParagraphElement>("cameras-empty");
   private readonly banner = byId<HTMLDivElement>("banner");
   private readonly health = new HealthView();
+  readonly layout = new GridLayout(this.grid);
   private readonly tiles = new Map<number, CameraTile>();
   private readonly detections = new DetectionsList({
     cameraName: (id) => this.tiles.get(id)?.name ?? `Camera ${id}`,
@@ -138,10 +140,8 @@ class App {
     }
     const tile = new CameraTile(camera);
     this.tiles.set(camera.id, tile);
-    // Keep the grid ordered by camera id.
-    const after = [...this.tiles.values()].filter((t) => t.id > camera.id).sort((a, b) => a.id - b.id)[0];
-    if (after) this.grid.insertBefore(tile.element, after.element);
-    else this.grid.append(tile.element);
+    tile.element.tabIndex = -1;
+    this.layout.place(tile.element, camera.id);
     this.afterCamerasChanged();
   }
 
@@ -191,8 +191,8 @@ class App {
   }
 }
 
-/** Keyboard: B toggles detection boxes, D the latency overlay. */
-function bindShortcuts(): void {
+/** Keyboard: 1–9 one camera, G grid size, F full screen, Esc back, B boxes, D latency overlay. */
+function bindShortcuts(layout: GridLayout): void {
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     const target = event.target as HTMLElement | null;
@@ -200,8 +200,13 @@ function bindShortcuts(): void {
     const key = event.key.toLowerCase();
     if (key === "b") document.body.classList.toggle("hide-boxes");
     else if (key === "d") document.body.classList.toggle("show-debug");
+    else if (key === "g") layout.cycle();
+    else if (key === "f") layout.fullscreen();
+    else if (key === "escape") layout.back();
+    else if (/^[1-9]$/.test(key)) layout.focus(Number(key));
   });
 }
 
-bindShortcuts();
-void new App().start();
+const app = new App();
+bindShortcuts(app.layout);
+void app.start();

@@ -71,6 +71,9 @@ pub struct Publisher {
     gop: Arc<Mutex<Vec<Arc<AccessUnit>>>>,
 }
 
+/// The access units since the latest keyframe, and a subscription to the rest.
+pub type FromKeyframe = (Vec<Arc<AccessUnit>>, broadcast::Receiver<Arc<AccessUnit>>);
+
 /// A GOP longer than this (a camera with a very long keyframe interval) is
 /// not cached in full; a new viewer then waits for the next keyframe.
 const MAX_CACHED_UNITS: usize = 250;

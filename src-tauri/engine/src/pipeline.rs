@@ -14,7 +14,7 @@ use tracing::{error, info, warn};
 use crate::camera::{CameraId, CameraSpec, CameraState, CameraStatus};
 use crate::decode::{self, DecodeOutputs, LatestFrame, RgbFrame};
 use crate::detect::{self, DetectorConfig, DetectorQueue, FrameDetections};
-use crate::ingest::{self, AccessUnit, Publisher};
+use crate::ingest::{self, FromKeyframe, Publisher};
 
 /// Access units buffered per camera for slow consumers before they lag.
 const UNIT_BUFFER: usize = 64;
@@ -141,10 +141,7 @@ impl Engine {
     /// The camera's access units from its latest keyframe on (live view,
     /// recording): the cached GOP, then a subscription that ends when the
     /// camera is stopped or restarted. The two may overlap by a few units.
-    pub fn subscribe_units(
-        &self,
-        id: CameraId,
-    ) -> Option<(Vec<Arc<AccessUnit>>, broadcast::Receiver<Arc<AccessUnit>>)> {
+    pub fn subscribe_units(&self, id: CameraId) -> Option<FromKeyframe> {
         let cameras = self.cameras.lock().ok()?;
         cameras.get(&id).map(|c| c.units.subscribe_from_keyframe())
     }

@@ -1,0 +1,104 @@
+// The live grid's layout: 1, 2×2, 3×3 or 4×4 columns, one camera on its
+// own, full screen, and the operator's tile order (drag to reorder). The
+// layout and order are remembered in this browser (localStorage).
+
+const COLUMNS = [1, 2, 3, 4] as const;
+const LAYOUT_KEY = "peregrine.grid.columns";
+const ORDER_KEY = "peregrine.grid.order";
+
+function load<T>(key: string, fallback: T): T {
+  try {
+    const raw = localStorage.getItem(key);
+    return raw === null ? fallback : (JSON.parse(raw) as T);
+  } catch {
+    return fallback;
+  }
+}
+
+function save(key: string, value: unknown): void {
+  try {
+    localStorage.setItem(key, JSON.stringify(value));
+  } catch {
+    // Private mode or full storage: the layout just is not remembered.
+  }
+}
+
+export class GridLayout {
+  private columns: number;
+  private dragged: HTMLElement | null = null;
+
+  constructor(private readonly grid: HTMLElement) {
+    const saved = load<number>(LAYOUT_KEY, 2);
+    this.columns = (COLUMNS as readonly number[]).includes(saved) ? saved : 2;
+    this.apply();
+    grid.addEventListener("dragstart", (e) => {
+      this.dragged = (e.target as HTMLElement).closest<HTMLElement>("[data-camera-id]");
+      e.dataTransfer?.setData("text/plain", this.dragged?.dataset["cameraId"] ?? "");
+    });
+    grid.addEventListener("dragover", (e) => e.preventDefault());
+    grid.addEventListener("drop", (e) => {
+      e.preventDefault();
+      const target = (e.target as HTMLElement).closest<HTMLElement>("[data-camera-id]");
+      if (this.dragged && target && target !== this.dragged) {
+        const before = [...grid.children].indexOf(this.dragged) > [...grid.children].indexOf(target);
+        grid.insertBefore(this.dragged, before ? target : target.nextSibling);
+        this.saveOrder();
+      }
+      this.dragged = null;
+    });
+  }
+
+  /** Puts a new tile where the operator's saved order says. */
+  place(tile: HTMLElement, cameraId: number): void {
+    tile.draggable = true;
+    const order = load<number[]>(ORDER_KEY, []);
+    const rank = (id: number): number => {
+      const i = order.indexOf(id);
+      return i === -1 ? order.length + id : i;
+    };
+    const after = [...this.grid.children].find((c) => rank(Number((c as HTMLElement).dataset["cameraId"])) > rank(cameraId));
+    this.grid.insertBefore(tile, after ?? null);
+  }
+
+  /** G: 1 → 2×2 → 3×3 → 4×4 → 1. */
+  cycle(): void {
+    const i = (COLUMNS as readonly number[]).indexOf(this.columns);
+    this.columns = COLUMNS[(i + 1) % COLUMNS.length] ?? 2;
+    save(LAYOUT_KEY, this.columns);
+    this.back();
+    this.apply();
+  }
+
+  /** 1–9: that camera alone, large. */
+  focus(position: number): void {
+    const tile = this.grid.children[position - 1] as HTMLElement | undefined;
+    if (!tile) return;
+    for (const t of this.grid.children) t.classList.toggle("tile--focused", t === tile);
+    this.grid.dataset["focus"] = "true";
+    tile.focus();
+  }
+
+  /** F: full screen (the grid, or the focused camera in it). */
+  fullscreen(): void {
+    if (document.fullscreenElement) void document.exitFullscreen();
+    else void this.grid.requestFullscreen?.().catch(() => undefined);
+  }
+
+  /** Esc: back to the whole grid. */
+  back(): void {
+    delete this.grid.dataset["focus"];
+    for (const t of this.grid.children) t.classList.remove("tile--focused");
+  }
+
+  private apply(): void {
+    this.grid.dataset["columns"] = String(this.columns);
+    this.grid.setAttribute("aria-label", `Camera grid, ${this.columns === 1 ? "one camera" : `${this.columns}×${this.columns}`}`);
+  }
+
+  private saveOrder(): void {
+    save(
+      ORDER_KEY,
+      [...this.grid.children].map((c) => Number((c as HTMLElement).dataset["cameraId"])),
+    );
+  }
+}
