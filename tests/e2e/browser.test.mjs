@@ -91,6 +91,30 @@ test("console shows the live demo cameras with person detections", { timeout: 15
     console.log(`live view (chromium): ${JSON.stringify(figures)}`);
     await page.keyboard.press("d");
     await page.screenshot({ path: screenshot });
+    await page.keyboard.press("d");
+
+    // A guard adds a camera through the dialog: test it, fix a bad URL, save, watch it play.
+    await page.keyboard.press("d");
+    await page.click("#add-camera");
+    await page.fill("#camera-name", "Gate");
+    await page.fill("#camera-url", `rtsp://127.0.0.1:${demo.rtspPort}/cam1`);
+    await page.click("text=Test connection");
+    await page.waitForFunction(() => document.querySelector("[data-testid=connection-result]")?.getAttribute("data-ok") !== null, null, { timeout: 15_000 });
+    const tested = await page.textContent("[data-testid=connection-result]");
+    assert.match(tested ?? "", /^Works: H\.264 Main · 768×576 · (9|10|11)\.\d fps · no audio$/, `test connection said: ${tested}`);
+    await page.fill("#camera-url", "http://127.0.0.1/cam1");
+    await page.click("button[type=submit]");
+    await page.waitForSelector("#camera-url[aria-invalid=true]", { timeout: 5_000 });
+    assert.match((await page.textContent("#camera-url-error")) ?? "", /^url: must start with rtsp:\/\//);
+    await page.fill("#camera-url", `rtsp://127.0.0.1:${demo.rtspPort}/cam1`);
+    await page.click("button[type=submit]");
+    await page.waitForFunction(
+      (n) => document.querySelectorAll("[data-testid=camera-tile][data-video=live]").length === n,
+      CAMERAS + 1,
+      { timeout: 20_000 },
+    );
+    const added = await page.evaluate(() => [...document.querySelectorAll(".tile__name")].map((n) => n.textContent));
+    assert.ok(added.includes("Gate"), `the new camera is in the grid: ${added}`);
 
     // The start token was traded for a cookie and stripped by a redirect.
     assert.doesNotMatch(page.url(), /[?&]t=/, "start token still in the URL after load");

@@ -142,6 +142,46 @@ async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
   return (await res.json()) as T;
 }
 
+async function sendJson<T>(method: string, path: string, body: unknown): Promise<T> {
+  const res = await fetch(API + path, {
+    method,
+    credentials: "same-origin",
+    headers: { Accept: "application/json", "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw await errorFrom(res);
+  return (await res.json()) as T;
+}
+
+/** What the operator types to add a camera; the password is sent once and never read back. */
+export interface CameraInput {
+  name: string;
+  url: string;
+  username?: string;
+  password?: string;
+  detect_fps?: number;
+}
+
+export interface StreamInfo {
+  codec: string;
+  profile: string | null;
+  width: number;
+  height: number;
+  fps: number | null;
+  audio: boolean;
+}
+
+export type ConnectionReport = { ok: true; stream: StreamInfo } | { ok: false; code: string; message: string };
+
+export function createCamera(input: CameraInput): Promise<Camera> {
+  return sendJson<Camera>("POST", "/cameras", input);
+}
+
+/** Connects as the camera would be and reports what the stream holds, or what is wrong. */
+export function testConnection(input: Omit<CameraInput, "name" | "detect_fps">): Promise<ConnectionReport> {
+  return sendJson<ConnectionReport>("POST", "/cameras/test", input);
+}
+
 export function getHealth(signal?: AbortSignal): Promise<Health> {
   return getJson<Health>("/health", signal);
 }

@@ -13,6 +13,7 @@ import {
   type Camera,
   type ServerEvent,
 } from "./api";
+import { CameraDialog } from "./cameraDialog";
 import { CameraTile } from "./cameraTile";
 import { DetectionsList, rowsFromEvent, rowsFromStored } from "./detectionsList";
 import { GridLayout } from "./gridLayout";
@@ -33,6 +34,7 @@ class App {
   private readonly banner = byId<HTMLDivElement>("banner");
   private readonly health = new HealthView();
   readonly layout = new GridLayout(this.grid);
+  private readonly addDialog = new CameraDialog((camera) => this.upsertCamera(camera));
   private readonly tiles = new Map<number, CameraTile>();
   private readonly detections = new DetectionsList({
     cameraName: (id) => this.tiles.get(id)?.name ?? `Camera ${id}`,
@@ -56,6 +58,8 @@ class App {
   private retryDelayMs = 1_000;
 
   constructor() {
+    document.body.append(this.addDialog.element);
+    byId<HTMLButtonElement>("add-camera").addEventListener("click", () => this.addDialog.open());
     byId("side").append(this.detections.element);
   }
 
