@@ -13,20 +13,13 @@ pub struct CameraSpec {
     pub name: String,
     /// Main stream, without credentials.
     pub url: url::Url,
-    /// Optional lower-resolution stream for detection.
+    /// Optional lower-resolution stream for detection (its own RTSP session).
     pub sub_url: Option<url::Url>,
     pub credentials: Option<Credentials>,
     /// Frames per second handed to the detector.
     pub detect_fps: f32,
     /// Which detections this camera keeps.
     pub filter: crate::detect::DetectionFilter,
-}
-
-impl CameraSpec {
-    /// The stream detection runs on: the sub stream when there is one.
-    pub fn detect_url(&self) -> &url::Url {
-        self.sub_url.as_ref().unwrap_or(&self.url)
-    }
 }
 
 /// A camera login. `Debug` never prints the password.

@@ -308,7 +308,7 @@ async fn run_once(
     units: &Publisher,
     status: &StatusHandle,
 ) -> Result<(), EngineError> {
-    let url = spec.detect_url().clone();
+    let url = spec.url.clone();
     let Opened { mut demuxed, .. } = open(&url, spec.credentials.as_ref()).await?;
     info!(camera = spec.id, url = %redact_url(url.as_str()), "session playing");
 

@@ -41,6 +41,7 @@ struct CameraRuntime {
     latest: LatestFrame,
     units: Publisher,
     ingest: JoinHandle<()>,
+    sub_ingest: Option<JoinHandle<()>>,
 }
 
 impl Engine {
@@ -97,33 +98,51 @@ impl Engine {
         self.events.subscribe()
     }
 
-    /// Starts (or restarts, with new settings) a camera.
+    /// Starts (or restarts, with new settings) a camera: one RTSP session on
+    /// the main stream (live view, and recording to come) and, when the
+    /// camera has a sub stream, a second one that feeds detection.
     pub fn add_camera(&self, spec: CameraSpec) {
         self.remove_camera(spec.id);
         let id = spec.id;
         let status = StatusHandle::new(id, self.events.clone());
         let latest: LatestFrame = Arc::new(Mutex::new(None));
-        let units = Publisher::new(UNIT_BUFFER);
-        let units_rx = units.subscribe();
+        let main = Publisher::new(UNIT_BUFFER);
+        let (detect_units, sub_ingest) = match &spec.sub_url {
+            None => (main.subscribe(), None),
+            Some(sub_url) => {
+                let sub = Publisher::new(UNIT_BUFFER);
+                let detect_units = sub.subscribe();
+                let sub_spec = CameraSpec {
+                    url: sub_url.clone(),
+                    sub_url: None,
+                    ..spec.clone()
+                };
+                // The sub stream's health is logged; the tile shows the main stream's.
+                let (quiet, _) = broadcast::channel(1);
+                let task = tokio::spawn(ingest::run(sub_spec, sub, StatusHandle::new(id, quiet)));
+                (detect_units, Some(task))
+            }
+        };
         let outputs = DecodeOutputs {
             camera: id,
             filter: Arc::new(spec.filter.clone()),
             latest: latest.clone(),
             detector: self.detector.clone(),
         };
-        if let Err(e) = decode::spawn(spec.detect_fps, units_rx, outputs) {
+        if let Err(e) = decode::spawn(spec.detect_fps, detect_units, outputs) {
             error!(camera = id, error = %e, "cannot start the decode thread");
         }
-        info!(camera = id, name = %spec.name, "camera starting");
-        let ingest = tokio::spawn(ingest::run(spec, units.clone(), status.clone()));
+        info!(camera = id, name = %spec.name, sub_stream = spec.sub_url.is_some(), "camera starting");
+        let ingest = tokio::spawn(ingest::run(spec, main.clone(), status.clone()));
         if let Ok(mut cameras) = self.cameras.lock() {
             cameras.insert(
                 id,
                 CameraRuntime {
                     status,
                     latest,
-                    units,
+                    units: main,
                     ingest,
+                    sub_ingest,
                 },
             );
         }
@@ -134,6 +153,9 @@ impl Engine {
         let removed = self.cameras.lock().ok().and_then(|mut c| c.remove(&id));
         if let Some(runtime) = removed {
             runtime.ingest.abort();
+            if let Some(sub) = runtime.sub_ingest {
+                sub.abort();
+            }
             info!(camera = id, "camera stopped");
         }
     }
@@ -162,6 +184,9 @@ impl Engine {
         if let Ok(mut cameras) = self.cameras.lock() {
             for (_, runtime) in cameras.drain() {
                 runtime.ingest.abort();
+                if let Some(sub) = runtime.sub_ingest {
+                    sub.abort();
+                }
             }
         }
         if let Some(queue) = &self.detector {

@@ -198,3 +198,89 @@ async fn a_frozen_or_dead_camera_never_looks_live() {
     drop(sim);
     server.running.stop().await;
 }
+
+/// Main stream for the live view, sub stream for detection: two sessions,
+/// each doing its own job.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_uses_the_main_stream_and_detection_the_sub_stream() {
+    let hd = peregrine_server::assets::footage().with_file_name("vtest-720p.mp4");
+    assert!(
+        hd.is_file(),
+        "720p footage missing at {}: run `npm run setup`",
+        hd.display()
+    );
+    let sim = CamSim::start(1, &["--extra-path", &format!("main={}", hd.display())]);
+    let server = TestServer::start(false).await;
+    let body = json!({"name": "Two streams", "url": sim.url("main"), "sub_url": sim.url("cam1")});
+    let (status, camera) = server
+        .send_json(reqwest::Method::POST, "/api/v1/cameras", &body)
+        .await;
+    assert_eq!(status, 201, "{camera}");
+    let id = camera["id"].as_i64().unwrap();
+    let camera = server
+        .wait_for_camera(id, Duration::from_secs(30), |c| c["state"] == "live")
+        .await;
+    assert_eq!(
+        (camera["width"].as_u64(), camera["height"].as_u64()),
+        (Some(1280), Some(720)),
+        "{camera}"
+    );
+
+    let ws_url = format!("ws://{}/api/v1/cameras/{id}/live", server.running.addr);
+    let mut request = ws_url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "Authorization",
+        format!("Bearer {}", server.running.token).parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let init = loop {
+        if let Some(Ok(Message::Text(text))) = ws.next().await {
+            break serde_json::from_str::<serde_json::Value>(&text).unwrap();
+        }
+    };
+    assert_eq!(
+        (init["width"].as_u64(), init["height"].as_u64()),
+        (Some(1280), Some(720)),
+        "live is the main stream"
+    );
+    drop(ws);
+
+    // Snapshots come from the decoded detection stream: the sub stream's size.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let jpeg = loop {
+        let r = server
+            .client
+            .get(server.url(&format!("/api/v1/cameras/{id}/snapshot.jpg")))
+            .send()
+            .await
+            .unwrap();
+        if r.status() == 200 {
+            break r.bytes().await.unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no decoded frame from the sub stream"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let path = server.dir.path().join("snapshot.jpg");
+    std::fs::write(&path, &jpeg).unwrap();
+    let probe = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=width,height",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&probe.stdout).trim(),
+        "768,576",
+        "detection decodes the sub stream"
+    );
+    server.running.stop().await;
+}
