@@ -116,6 +116,18 @@ test("console shows the live demo cameras with person detections", { timeout: 15
     const added = await page.evaluate(() => [...document.querySelectorAll(".tile__name")].map((n) => n.textContent));
     assert.ok(added.includes("Gate"), `the new camera is in the grid: ${added}`);
 
+    // Edit it (rename), then delete it.
+    const gate = page.locator("[data-testid=camera-tile]", { hasText: "Gate" });
+    await gate.locator("[data-testid=edit-camera]").click();
+    assert.equal(await page.inputValue("#camera-password"), "", "the dialog never echoes a password");
+    await page.fill("#camera-name", "Gate west");
+    await page.click("button[type=submit]");
+    await page.waitForFunction(() => [...document.querySelectorAll(".tile__name")].some((n) => n.textContent === "Gate west"), null, { timeout: 10_000 });
+    page.once("dialog", (d) => void d.accept());
+    await page.locator("[data-testid=camera-tile]", { hasText: "Gate west" }).locator("[data-testid=edit-camera]").click();
+    await page.click("text=Delete");
+    await page.waitForFunction((n) => document.querySelectorAll("[data-testid=camera-tile]").length === n, CAMERAS, { timeout: 10_000 });
+
     // The start token was traded for a cookie and stripped by a redirect.
     assert.doesNotMatch(page.url(), /[?&]t=/, "start token still in the URL after load");
     const cookies = await page.context().cookies(demo.origin);

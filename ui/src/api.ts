@@ -173,12 +173,30 @@ export interface StreamInfo {
 
 export type ConnectionReport = { ok: true; stream: StreamInfo } | { ok: false; code: string; message: string };
 
+/** Fields to change; `null` clears an optional one (username, password). */
+export type CameraPatch = Partial<Omit<CameraInput, "username" | "password">> & {
+  username?: string | null;
+  password?: string | null;
+  enabled?: boolean;
+};
+
+export function updateCamera(id: number, patch: CameraPatch): Promise<Camera> {
+  return sendJson<Camera>("PATCH", `/cameras/${id}`, patch);
+}
+
+export async function deleteCamera(id: number): Promise<void> {
+  const res = await fetch(`${API}/cameras/${id}`, { method: "DELETE", credentials: "same-origin" });
+  if (!res.ok) throw await errorFrom(res);
+}
+
 export function createCamera(input: CameraInput): Promise<Camera> {
   return sendJson<Camera>("POST", "/cameras", input);
 }
 
 /** Connects as the camera would be and reports what the stream holds, or what is wrong. */
-export function testConnection(input: Omit<CameraInput, "name" | "detect_fps">): Promise<ConnectionReport> {
+export function testConnection(
+  input: Omit<CameraInput, "name" | "detect_fps"> & { camera_id?: number },
+): Promise<ConnectionReport> {
   return sendJson<ConnectionReport>("POST", "/cameras/test", input);
 }
 

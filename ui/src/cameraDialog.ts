@@ -1,8 +1,18 @@
-// "Add camera": RTSP URL and credentials, a "Test connection" that says what
-// the stream holds (or what is wrong) before saving, and field errors from
-// the API shown beside the field they name. The password is never echoed.
+// "Add camera" / "Edit camera": RTSP URL and credentials, a "Test
+// connection" that says what the stream holds (or what is wrong) before
+// saving, and field errors from the API shown beside the field they name.
+// The password is never echoed: editing leaves it unchanged unless retyped.
 
-import { ApiError, createCamera, testConnection, type Camera, type CameraInput } from "./api";
+import {
+  ApiError,
+  createCamera,
+  deleteCamera,
+  testConnection,
+  updateCamera,
+  type Camera,
+  type CameraInput,
+  type CameraPatch,
+} from "./api";
 import { el } from "./format";
 
 const FIELDS = ["name", "url", "username", "password", "detect_fps"] as const;
@@ -14,16 +24,25 @@ export class CameraDialog {
   private readonly inputs = new Map<Field, HTMLInputElement>();
   private readonly errors = new Map<Field, HTMLElement>();
   private readonly result: HTMLParagraphElement;
+  private readonly title: HTMLHeadingElement;
+  private readonly enabled: HTMLInputElement;
+  private readonly enabledRow: HTMLLabelElement;
+  private readonly remove: HTMLButtonElement;
+  /** The camera being edited; null when adding. */
+  private editing: Camera | null = null;
 
-  constructor(private readonly saved: (camera: Camera) => void) {
+  constructor(
+    private readonly saved: (camera: Camera) => void,
+    private readonly deleted: (id: number) => void,
+  ) {
     this.element = el("dialog", "dialog");
     this.element.setAttribute("aria-labelledby", "camera-dialog-title");
     this.element.dataset["testid"] = "camera-dialog";
     this.form = el("form", "dialog__form");
     this.form.method = "dialog";
-    const title = el("h2", "dialog__title", "Add camera");
-    title.id = "camera-dialog-title";
-    this.form.append(title);
+    this.title = el("h2", "dialog__title", "Add camera");
+    this.title.id = "camera-dialog-title";
+    this.form.append(this.title);
     this.field("name", "Name", "text", "Back door");
     this.field("url", "RTSP URL", "text", "rtsp://192.168.1.20:554/stream1");
     this.field("username", "Username (optional)", "text", "");
@@ -36,15 +55,23 @@ export class CameraDialog {
       fps.max = "30";
       fps.step = "0.1";
     }
+    this.enabledRow = el("label", "dialog__check");
+    this.enabled = el("input");
+    this.enabled.type = "checkbox";
+    this.enabled.id = "camera-enabled";
+    this.enabledRow.append(this.enabled, document.createTextNode(" Enabled"));
+    this.form.append(this.enabledRow);
     this.result = el("p", "dialog__result");
     this.result.setAttribute("role", "status");
     this.result.dataset["testid"] = "connection-result";
     const buttons = el("div", "dialog__buttons");
+    this.remove = this.button("Delete", "button", () => void this.delete());
+    this.remove.classList.add("button--danger");
     const test = this.button("Test connection", "button", () => void this.test());
     const cancel = this.button("Cancel", "button", () => this.element.close());
     const save = this.button("Save", "submit", () => undefined);
     save.classList.add("button--primary");
-    buttons.append(test, cancel, save);
+    buttons.append(this.remove, test, cancel, save);
     this.form.append(this.result, buttons);
     this.form.addEventListener("submit", (e) => {
       e.preventDefault();
@@ -53,11 +80,35 @@ export class CameraDialog {
     this.element.append(this.form);
   }
 
+  /** Add a camera. */
   open(): void {
+    this.show(null);
+  }
+
+  /** Edit a camera: its fields filled in, the password left blank (unchanged). */
+  openEdit(camera: Camera): void {
+    this.show(camera);
+  }
+
+  private show(camera: Camera | null): void {
+    this.editing = camera;
     this.form.reset();
-    this.inputs.get("detect_fps")!.value = "5";
     this.clearErrors();
     this.result.textContent = "";
+    this.title.textContent = camera ? `Edit ${camera.name}` : "Add camera";
+    this.remove.hidden = camera === null;
+    this.enabledRow.hidden = camera === null;
+    this.enabled.checked = camera?.enabled ?? true;
+    const set = (name: Field, value: string): void => {
+      const input = this.inputs.get(name);
+      if (input) input.value = value;
+    };
+    set("name", camera?.name ?? "");
+    set("url", camera?.url ?? "");
+    set("username", camera?.username ?? "");
+    set("detect_fps", String(camera?.detect_fps ?? 5));
+    const password = this.inputs.get("password");
+    if (password) password.placeholder = camera?.has_password ? "unchanged (type to replace)" : "";
     this.element.showModal();
     this.inputs.get("name")?.focus();
   }
@@ -108,7 +159,12 @@ export class CameraDialog {
     this.result.textContent = "Connecting…";
     const { url, username, password } = this.input();
     try {
-      const report = await testConnection({ url, ...(username ? { username } : {}), ...(password ? { password } : {}) });
+      const report = await testConnection({
+        url,
+        ...(username ? { username } : {}),
+        ...(password ? { password } : {}),
+        ...(this.editing ? { camera_id: this.editing.id } : {}),
+      });
       if (report.ok) {
         const s = report.stream;
         const fps = s.fps === null ? "" : ` · ${s.fps.toFixed(1)} fps`;
@@ -126,11 +182,37 @@ export class CameraDialog {
   private async save(): Promise<void> {
     this.clearErrors();
     try {
-      const camera = await createCamera(this.input());
+      const camera = this.editing ? await updateCamera(this.editing.id, this.patch(this.editing)) : await createCamera(this.input());
       const password = this.inputs.get("password");
       if (password) password.value = "";
       this.element.close();
       this.saved(camera);
+    } catch (e) {
+      this.showError(e);
+    }
+  }
+
+  /** Only what changed; a blank password keeps the stored one. */
+  private patch(camera: Camera): CameraPatch {
+    const input = this.input();
+    const patch: CameraPatch = {};
+    if (input.name !== camera.name) patch.name = input.name;
+    if (input.url !== camera.url) patch.url = input.url;
+    const username = input.username ?? null;
+    if (username !== camera.username) patch.username = username;
+    if (input.password) patch.password = input.password;
+    if (input.detect_fps !== undefined && input.detect_fps !== camera.detect_fps) patch.detect_fps = input.detect_fps;
+    if (this.enabled.checked !== camera.enabled) patch.enabled = this.enabled.checked;
+    return patch;
+  }
+
+  private async delete(): Promise<void> {
+    const camera = this.editing;
+    if (!camera || !window.confirm(`Delete ${camera.name} and its detections?`)) return;
+    try {
+      await deleteCamera(camera.id);
+      this.element.close();
+      this.deleted(camera.id);
     } catch (e) {
       this.showError(e);
     }

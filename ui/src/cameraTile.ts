@@ -63,7 +63,10 @@ export class CameraTile {
   private readonly debugEl: HTMLDivElement;
   private clockTimer: number | undefined;
 
-  constructor(camera: Camera) {
+  constructor(
+    camera: Camera,
+    private readonly onEdit: (camera: Camera) => void,
+  ) {
     this.camera = camera;
     const idBase = `cam-${camera.id}`;
 
@@ -84,7 +87,12 @@ export class CameraTile {
       '<svg viewBox="0 0 16 16" width="14" height="14" aria-hidden="true" focusable="false">' +
       '<path d="M2 6V2h4M10 2h4v4M14 10v4h-4M6 14H2v-4" fill="none" stroke="currentColor" stroke-width="1.6"/></svg>';
     this.expandBtn.addEventListener("click", () => this.toggleExpanded());
-    head.append(this.nameEl, this.badgeEl, this.expandBtn);
+    const editBtn = el("button", "tile__expand tile__edit", "⋯");
+    editBtn.type = "button";
+    editBtn.setAttribute("aria-label", `Edit ${camera.name}`);
+    editBtn.dataset["testid"] = "edit-camera";
+    editBtn.addEventListener("click", () => this.onEdit(this.camera));
+    head.append(this.nameEl, this.badgeEl, editBtn, this.expandBtn);
 
     // The view has a fixed aspect ratio so all tiles line up; the frame
     // inside is letterboxed to the video's aspect ratio and carries both the

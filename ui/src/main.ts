@@ -34,7 +34,10 @@ class App {
   private readonly banner = byId<HTMLDivElement>("banner");
   private readonly health = new HealthView();
   readonly layout = new GridLayout(this.grid);
-  private readonly addDialog = new CameraDialog((camera) => this.upsertCamera(camera));
+  private readonly addDialog = new CameraDialog(
+    (camera) => this.upsertCamera(camera),
+    (id) => this.removeCamera(id),
+  );
   private readonly tiles = new Map<number, CameraTile>();
   private readonly detections = new DetectionsList({
     cameraName: (id) => this.tiles.get(id)?.name ?? `Camera ${id}`,
@@ -142,10 +145,16 @@ class App {
       if (renamed) this.detections.refreshNames();
       return;
     }
-    const tile = new CameraTile(camera);
+    const tile = new CameraTile(camera, (c) => this.addDialog.openEdit(c));
     this.tiles.set(camera.id, tile);
     tile.element.tabIndex = -1;
     this.layout.place(tile.element, camera.id);
+    this.afterCamerasChanged();
+  }
+
+  private removeCamera(id: number): void {
+    this.tiles.get(id)?.destroy();
+    this.tiles.delete(id);
     this.afterCamerasChanged();
   }
 
