@@ -64,6 +64,7 @@ async fn forward(
         last_time: None,
         waiting_for_keyframe: true,
     };
+    let mut overlapping = !cached.is_empty();
     // The current GOP first, so the first picture shows without waiting for
     // the camera's next keyframe; the player then jumps to the live edge.
     for unit in &cached {
@@ -76,9 +77,11 @@ async fn forward(
     loop {
         tokio::select! {
             unit = units.recv() => match unit {
-                // Already sent from the cache.
-                Ok(unit) if cached.iter().any(|c| Arc::ptr_eq(c, &unit)) => {}
+                // The subscription can repeat the cache's last few units, until
+                // the first new one.
+                Ok(unit) if overlapping && cached.iter().any(|c| Arc::ptr_eq(c, &unit)) => {}
                 Ok(unit) => {
+                    overlapping = false;
                     for message in session.messages(&unit) {
                         if socket.send(message).await.is_err() {
                             return;
