@@ -43,7 +43,7 @@ pub struct CameraRow {
 }
 
 /// A camera to insert or the full new state of one to update.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct CameraFields {
     pub name: String,
     pub url: String,
@@ -54,6 +54,23 @@ pub struct CameraFields {
     pub enabled: bool,
     pub classes: Option<String>,
     pub min_score: f64,
+}
+
+impl CameraRow {
+    /// The row's editable fields.
+    pub fn fields(&self) -> CameraFields {
+        CameraFields {
+            name: self.name.clone(),
+            url: self.url.clone(),
+            sub_url: self.sub_url.clone(),
+            username: self.username.clone(),
+            password_enc: self.password_enc.clone(),
+            detect_fps: self.detect_fps,
+            enabled: self.enabled,
+            classes: self.classes.clone(),
+            min_score: self.min_score,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, FromRow)]

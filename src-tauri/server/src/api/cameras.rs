@@ -174,6 +174,12 @@ impl AppState {
             .await?
             .into_iter()
             .find(|c| c.name == fields.name);
+        // Already running as asked: leave its session alone.
+        if let Some(row) = existing.as_ref().filter(|r| r.fields() == fields) {
+            if self.engine.status(row.id).is_some() {
+                return Ok(row.clone());
+            }
+        }
         let row = match existing {
             Some(row) => self
                 .store
@@ -233,17 +239,7 @@ pub async fn update(
     ApiJson(patch): ApiJson<CameraPatch>,
 ) -> Result<Json<CameraView>, ApiError> {
     let row = find(&s, &id).await?;
-    let mut fields = CameraFields {
-        name: row.name.clone(),
-        url: row.url.clone(),
-        sub_url: row.sub_url.clone(),
-        username: row.username.clone(),
-        password_enc: row.password_enc.clone(),
-        detect_fps: row.detect_fps,
-        enabled: row.enabled,
-        classes: row.classes.clone(),
-        min_score: row.min_score,
-    };
+    let mut fields = row.fields();
     if let Some(name) = patch.name {
         fields.name = check_name(&name)?;
     }
