@@ -121,8 +121,16 @@ test("console shows the live demo cameras with person detections", { timeout: 15
     await gate.locator("[data-testid=edit-camera]").click();
     assert.equal(await page.inputValue("#camera-password"), "", "the dialog never echoes a password");
     await page.fill("#camera-name", "Gate west");
+    await page.fill("#camera-classes", "persn");
+    await page.click("button[type=submit]");
+    await page.waitForSelector("#camera-classes[aria-invalid=true]", { timeout: 5_000 });
+    assert.match((await page.textContent("#camera-classes-error")) ?? "", /does not know "persn"/);
+    await page.fill("#camera-classes", "person, car");
+    await page.fill("#camera-min_score", "0.7");
     await page.click("button[type=submit]");
     await page.waitForFunction(() => [...document.querySelectorAll(".tile__name")].some((n) => n.textContent === "Gate west"), null, { timeout: 10_000 });
+    const edited = await page.evaluate(async () => (await (await fetch("/api/v1/cameras")).json()).find((c) => c.name === "Gate west"));
+    assert.deepEqual([edited.classes, edited.min_score], [["person", "car"], 0.7], JSON.stringify(edited));
     page.once("dialog", (d) => void d.accept());
     await page.locator("[data-testid=camera-tile]", { hasText: "Gate west" }).locator("[data-testid=edit-camera]").click();
     await page.click("text=Delete");

@@ -160,6 +160,9 @@ export interface CameraInput {
   username?: string;
   password?: string;
   detect_fps?: number;
+  /** Classes to keep; null keeps all. */
+  classes?: string[] | null;
+  min_score?: number;
 }
 
 export interface StreamInfo {
@@ -195,7 +198,7 @@ export function createCamera(input: CameraInput): Promise<Camera> {
 
 /** Connects as the camera would be and reports what the stream holds, or what is wrong. */
 export function testConnection(
-  input: Omit<CameraInput, "name" | "detect_fps"> & { camera_id?: number },
+  input: Pick<CameraInput, "url" | "username" | "password"> & { camera_id?: number },
 ): Promise<ConnectionReport> {
   return sendJson<ConnectionReport>("POST", "/cameras/test", input);
 }

@@ -15,7 +15,7 @@ import {
 } from "./api";
 import { el } from "./format";
 
-const FIELDS = ["name", "url", "username", "password", "detect_fps"] as const;
+const FIELDS = ["name", "url", "username", "password", "detect_fps", "classes", "min_score"] as const;
 type Field = (typeof FIELDS)[number];
 
 export class CameraDialog {
@@ -48,6 +48,14 @@ export class CameraDialog {
     this.field("username", "Username (optional)", "text", "");
     this.field("password", "Password (optional)", "password", "");
     this.field("detect_fps", "Detections per second", "number", "5");
+    this.field("classes", "Detect only (comma-separated, empty for all)", "text", "person, car, truck");
+    this.field("min_score", "Minimum score", "number", "0.5");
+    const score = this.inputs.get("min_score");
+    if (score) {
+      score.min = "0.3";
+      score.max = "0.95";
+      score.step = "0.05";
+    }
     const fps = this.inputs.get("detect_fps");
     if (fps) {
       fps.value = "5";
@@ -107,6 +115,8 @@ export class CameraDialog {
     set("url", camera?.url ?? "");
     set("username", camera?.username ?? "");
     set("detect_fps", String(camera?.detect_fps ?? 5));
+    set("classes", camera?.classes?.join(", ") ?? "");
+    set("min_score", String(camera?.min_score ?? 0.5));
     const password = this.inputs.get("password");
     if (password) password.placeholder = camera?.has_password ? "unchanged (type to replace)" : "";
     this.element.showModal();
@@ -149,9 +159,19 @@ export class CameraDialog {
     if (this.value("username")) body.username = this.value("username");
     const password = this.inputs.get("password")?.value ?? "";
     if (password) body.password = password;
-    const fps = Number(this.value("detect_fps"));
-    if (this.value("detect_fps") !== "") body.detect_fps = fps;
+    if (this.value("detect_fps") !== "") body.detect_fps = Number(this.value("detect_fps"));
+    body.classes = this.classes();
+    if (this.value("min_score") !== "") body.min_score = Number(this.value("min_score"));
     return body;
+  }
+
+  /** The classes typed, or null for all. */
+  private classes(): string[] | null {
+    const names = this.value("classes")
+      .split(",")
+      .map((c) => c.trim())
+      .filter((c) => c !== "");
+    return names.length > 0 ? names : null;
   }
 
   private async test(): Promise<void> {
@@ -203,6 +223,8 @@ export class CameraDialog {
     if (input.password) patch.password = input.password;
     if (input.detect_fps !== undefined && input.detect_fps !== camera.detect_fps) patch.detect_fps = input.detect_fps;
     if (this.enabled.checked !== camera.enabled) patch.enabled = this.enabled.checked;
+    if ((input.classes ?? []).join(",") !== (camera.classes ?? []).join(",")) patch.classes = input.classes ?? null;
+    if (input.min_score !== undefined && input.min_score !== camera.min_score) patch.min_score = input.min_score;
     return patch;
   }
 

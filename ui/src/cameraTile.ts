@@ -1,8 +1,10 @@
-// One camera in the live grid: name, state badge, stats, a flicker-free
-// snapshot refresh loop and an overlay of the latest detection boxes.
+// One camera in the live grid: name, state badge, stats, live video (MSE)
+// with the detection boxes of the frame on screen, or, where this window
+// cannot decode H.264, a flicker-free snapshot refresh loop. The state the
+// tile shows is what the guard sees: a picture that stopped is stale.
 
 import { snapshotUrl, type Camera, type CameraState, type DetectionsEvent, type FrameDetection } from "./api";
-import { canPlay, LivePlayer } from "./livePlayer";
+import { LivePlayer, whyNot } from "./livePlayer";
 import { classColour } from "./colours";
 import { el, formatBitrate, formatClock, formatFps, formatScore } from "./format";
 
@@ -16,6 +18,11 @@ const BOX_TTL_MS = 1_500;
 const DETECTIONS_KEPT_US = 3_000_000;
 /** A frame is drawn with detections up to this much older than itself. */
 const BOX_MATCH_US = 400_000;
+/**
+ * Snapshots only: the server's last_frame_at (published about every 2 s
+ * while frames arrive) not advancing for this long means the picture is old.
+ */
+const SERVER_STALE_MS = 4_500;
 
 const STATE_LABEL: Record<CameraState, string> = {
   connecting: "Connecting",
@@ -25,6 +32,14 @@ const STATE_LABEL: Record<CameraState, string> = {
   error: "Error",
   disabled: "Disabled",
 };
+
+/** "12 s", "3 min", "2 h". */
+function formatAgo(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 120) return `${s} s`;
+  if (s < 7_200) return `${Math.round(s / 60)} min`;
+  return `${Math.round(s / 3_600)} h`;
+}
 
 const reducedMotion = (): boolean => window.matchMedia("(prefers-reduced-motion: reduce)").matches;
 const clamp01 = (v: number): number => Math.min(1, Math.max(0, Number.isFinite(v) ? v : 0));
@@ -56,9 +71,12 @@ export class CameraTile {
   private destroyed = false;
   private live: LivePlayer | null = null;
   /** The picture stopped advancing although the server may still say live. */
-  private frozen = false;
   private recent: DetectionsEvent[] = [];
   private drawnUs = -1;
+  /** Displayed frame time minus the time of the detections drawn on it. */
+  private boxesLagMs: number | null = null;
+  /** When the server's last_frame_at last moved (performance.now()). */
+  private serverFrameSeenAt = performance.now();
   private readonly noticeEl: HTMLParagraphElement;
   private readonly debugEl: HTMLDivElement;
   private clockTimer: number | undefined;
@@ -131,9 +149,10 @@ export class CameraTile {
     stat("last frame", lastFrameDd);
 
     this.element.append(head, this.viewEl, stats);
+    const why = whyNot();
+    if (why === null) this.startLive();
+    else this.fallBackToSnapshots(why);
     this.render();
-    if (canPlay()) this.startLive();
-    else this.fallBackToSnapshots("this window has no H.264 decoder for live video");
     this.clockTimer = window.setInterval(() => this.everySecond(), 1_000);
   }
 
@@ -141,38 +160,51 @@ export class CameraTile {
     const live = new LivePlayer(this.camera.id, {
       unsupported: (reason) => this.fallBackToSnapshots(reason),
       frame: (mediaUs) => this.frameShown(mediaUs),
-      frozen: (frozen) => {
-        this.frozen = frozen;
-        this.render();
-      },
+      changed: () => this.render(),
     });
     this.live = live;
+    this.element.dataset["video"] = "live";
     this.frameEl.prepend(live.video);
     live.start();
   }
 
   /** Live video cannot play here: server-side JPEGs instead, and say why. */
   private fallBackToSnapshots(reason: string): void {
-    this.live?.destroy();
+    const live = this.live;
     this.live = null;
-    this.noticeEl.textContent = `Showing snapshots: ${reason}. On Linux, install gstreamer1.0-libav for live video.`;
+    live?.destroy();
+    this.recent = [];
+    this.boxesLagMs = null;
+    this.boxesEl.replaceChildren();
+    this.noticeEl.textContent =
+      `Live video unavailable in this window (${reason}): showing snapshots. ` +
+      "On Linux, install gstreamer1.0-libav.";
+    this.noticeEl.title = this.noticeEl.textContent;
     this.noticeEl.hidden = false;
     this.element.dataset["video"] = "snapshots";
+    this.hasFrame = false;
+    delete this.element.dataset["hasFrame"];
+    this.placeholderEl.hidden = false;
+    this.render();
     this.scheduleSnapshot(0);
   }
 
-  /** A live frame is on screen: draw the detections of that very frame. */
+  /**
+   * A live frame is on screen: draw the detections of that very frame, or
+   * of the latest analysed frame before it (detection runs at a lower rate).
+   */
   private frameShown(mediaUs: number): void {
     if (!this.hasFrame) {
       this.hasFrame = true;
       this.placeholderEl.hidden = true;
       this.element.dataset["hasFrame"] = "true";
-      this.element.dataset["video"] = "live";
     }
     let match: DetectionsEvent | undefined;
     for (const e of this.recent) {
-      if (e.media_time_us <= mediaUs + 1_000 && mediaUs - e.media_time_us <= BOX_MATCH_US) match = e;
+      if (e.media_time_us > mediaUs) break;
+      if (mediaUs - e.media_time_us <= BOX_MATCH_US) match = e;
     }
+    this.boxesLagMs = match ? Math.round((mediaUs - match.media_time_us) / 1000) : null;
     const key = match?.media_time_us ?? -1;
     if (key !== this.drawnUs) {
       this.drawnUs = key;
@@ -180,16 +212,27 @@ export class CameraTile {
     }
   }
 
+  /** Once a second: the debug overlay and its figures, countdowns, the stale check. */
   private everySecond(): void {
     if (this.live) {
       const s = this.live.stats;
-      const show = (v: number | null): string => (v === null ? "—" : `${v} ms`);
-      this.debugEl.textContent = `first frame ${show(s.firstFrameMs)} · latency ${show(s.latencyMs)} · buffer ${show(s.bufferMs)}`;
-      if (s.firstFrameMs !== null) this.element.dataset["firstFrameMs"] = String(s.firstFrameMs);
-      if (s.latencyMs !== null) this.element.dataset["latencyMs"] = String(s.latencyMs);
-      if (s.bufferMs !== null) this.element.dataset["bufferMs"] = String(s.bufferMs);
+      const ms = (v: number | null): string => (v === null ? "—" : `${v} ms`);
+      this.debugEl.textContent =
+        `first frame ${ms(s.firstFrameMs)} · latency ${ms(s.latencyMs)} · buffer ${ms(s.bufferMs)} · ` +
+        `${s.fps === null ? "—" : s.fps.toFixed(1)} fps · boxes ${this.boxesLagMs === null ? "—" : `−${this.boxesLagMs} ms`}`;
+      const set = (key: string, v: number | null): void => {
+        if (v === null) delete this.element.dataset[key];
+        else this.element.dataset[key] = String(v);
+      };
+      set("firstFrameMs", s.firstFrameMs);
+      set("latencyMs", s.latencyMs);
+      set("bufferMs", s.bufferMs);
+      set("fps", s.fps);
+      set("boxesLagMs", this.boxesLagMs);
+    } else {
+      this.debugEl.textContent = "snapshots";
     }
-    if (this.camera.retry_at) this.render();
+    this.render();
   }
 
   get id(): number {
@@ -202,10 +245,14 @@ export class CameraTile {
 
   update(camera: Camera): void {
     const wasLive = this.camera.state === "live";
+    if (camera.last_frame_at !== this.camera.last_frame_at) this.serverFrameSeenAt = performance.now();
     this.camera = camera;
     this.render();
-    // A camera that just came up should not wait for the slow idle poll.
-    if (!this.live && !wasLive && camera.state === "live" && this.pending === null) this.scheduleSnapshot(0);
+    if (!wasLive && camera.state === "live") {
+      // A camera that just came up should not wait for the next retry or the slow idle poll.
+      if (this.live) this.live.kick();
+      else if (this.pending === null) this.scheduleSnapshot(0);
+    }
   }
 
   /** A `detections` event for this camera: drawn with its own frame when live. */
@@ -214,9 +261,13 @@ export class CameraTile {
       this.drawBoxes(event.detections);
       return;
     }
-    this.recent.push(event);
-    const oldest = event.media_time_us - DETECTIONS_KEPT_US;
-    while (this.recent.length > 0 && (this.recent[0]?.media_time_us ?? 0) < oldest) this.recent.shift();
+    if (typeof event.media_time_us !== "number") return;
+    // Kept in media time order (events normally arrive in order).
+    let i = this.recent.length;
+    while (i > 0 && (this.recent[i - 1]?.media_time_us ?? 0) > event.media_time_us) i -= 1;
+    this.recent.splice(i, 0, event);
+    const newest = this.recent[this.recent.length - 1]?.media_time_us ?? 0;
+    while (this.recent.length > 0 && (this.recent[0]?.media_time_us ?? 0) < newest - DETECTIONS_KEPT_US) this.recent.shift();
   }
 
   private drawBoxes(detections: readonly FrameDetection[]): void {
@@ -254,10 +305,26 @@ export class CameraTile {
     this.element.remove();
   }
 
-  /** What the guard sees: a picture that stopped is stale, whatever the server says. */
+  /**
+   * What the guard sees: the server's state, except that a picture that
+   * stopped advancing is stale and a live camera whose picture is not up yet
+   * is connecting, whatever the server says.
+   */
   private visibleState(): CameraState {
     const c = this.camera;
-    return c.state === "live" && this.frozen ? "stale" : c.state;
+    if (c.state !== "live") return c.state;
+    if (this.live) {
+      if (!this.live.hasPicture) return "connecting";
+      return this.live.frozen ? "stale" : "live";
+    }
+    if (!this.hasFrame) return "connecting";
+    return performance.now() - this.serverFrameSeenAt > SERVER_STALE_MS ? "stale" : "live";
+  }
+
+  /** Capture time of the picture on screen (for a stale one: when it froze). */
+  private lastFrameTime(): Date | string | null {
+    const shown = this.live?.shownUs;
+    return this.live?.hasPicture && shown ? new Date(shown / 1000) : this.camera.last_frame_at;
   }
 
   private stateMessage(state: CameraState): string {
@@ -266,18 +333,34 @@ export class CameraTile {
       case "live":
         return "";
       case "stale":
-        return `Picture frozen: last frame ${formatClock(c.last_frame_at)}`;
+        return "Picture frozen";
       case "connecting":
+        if (c.state === "live") return this.live?.serverError || "Starting live video…";
         return c.message || "Connecting to the camera…";
       case "reconnecting":
       case "error": {
         const wait = c.retry_at ? Math.ceil((Date.parse(c.retry_at) - Date.now()) / 1000) : 0;
         const when = wait > 0 ? ` Retrying in ${wait} s.` : c.retry_at ? " Retrying now…" : "";
-        return `${c.message.replace(/ Retrying in \d+ s\.$/, "")}${when}`;
+        const reason = c.message.replace(/ Retrying in \d+ s\.$/, "");
+        return `${reason || (state === "error" ? "The camera cannot be reached." : "Connection lost.")}${when}`;
       }
       default:
         return c.message;
     }
+  }
+
+  /** Stale: the time of the last frame, large, and how long ago it was. */
+  private renderStale(): void {
+    const when = this.lastFrameTime();
+    const at = when === null ? Number.NaN : new Date(when).getTime();
+    const ago = Number.isNaN(at) ? "" : ` (${formatAgo(Date.now() - at)} ago)`;
+    const clock = el("strong", "tile__clock", formatClock(when));
+    this.messageEl.replaceChildren(
+      el("span", "tile__frozen", "Picture frozen"),
+      document.createTextNode(" · last frame "),
+      clock,
+      document.createTextNode(ago),
+    );
   }
 
   private render(): void {
@@ -292,18 +375,21 @@ export class CameraTile {
     this.expandBtn.setAttribute("aria-label", `Enlarge ${c.name}`);
 
     const message = this.stateMessage(state);
-    this.messageEl.textContent = message;
+    if (state === "stale") this.renderStale();
+    else this.messageEl.textContent = message;
     this.messageEl.hidden = message === "";
 
     this.fpsEl.textContent = formatFps(c.fps);
     this.bitrateEl.textContent = formatBitrate(c.bitrate_kbps);
     this.resolutionEl.textContent = c.width && c.height ? `${c.width}×${c.height}` : "—";
-    this.lastFrameEl.textContent = formatClock(c.last_frame_at);
-    if (c.last_frame_at) this.lastFrameEl.dateTime = c.last_frame_at;
+    const lastFrame = state === "stale" ? this.lastFrameTime() : c.last_frame_at;
+    this.lastFrameEl.textContent = formatClock(lastFrame);
+    if (lastFrame) this.lastFrameEl.dateTime = typeof lastFrame === "string" ? lastFrame : lastFrame.toISOString();
     else this.lastFrameEl.removeAttribute("datetime");
 
     this.imgEl.alt = `Latest frame from ${c.name}`;
     this.placeholderEl.textContent = state === "error" || state === "reconnecting" ? "No signal" : "Waiting for first frame…";
+    this.placeholderEl.hidden = this.live ? this.live.hasPicture : this.hasFrame;
     if (c.width && c.height) this.setAspect(c.width, c.height);
   }
 

@@ -1,6 +1,7 @@
 // The live grid's layout: 1, 2×2, 3×3 or 4×4 columns, one camera on its
-// own, full screen, and the operator's tile order (drag to reorder). The
-// layout and order are remembered in this browser (localStorage).
+// own, full screen, and the operator's tile order (drag to reorder, or
+// Shift+←/→ on a tile). The layout and order are remembered in this browser
+// (localStorage).
 
 const COLUMNS = [1, 2, 3, 4] as const;
 const LAYOUT_KEY = "peregrine.grid.columns";
@@ -27,25 +28,73 @@ export class GridLayout {
   private columns: number;
   private dragged: HTMLElement | null = null;
 
-  constructor(private readonly grid: HTMLElement) {
+  private readonly buttons: HTMLButtonElement[];
+
+  constructor(
+    private readonly grid: HTMLElement,
+    buttons: Iterable<HTMLButtonElement> = [],
+  ) {
     const saved = load<number>(LAYOUT_KEY, 2);
     this.columns = (COLUMNS as readonly number[]).includes(saved) ? saved : 2;
+    this.buttons = [...buttons];
+    for (const b of this.buttons) b.addEventListener("click", () => this.setColumns(Number(b.dataset["columns"])));
     this.apply();
+    const tileOf = (e: Event): HTMLElement | null =>
+      e.target instanceof Element ? e.target.closest<HTMLElement>("[data-camera-id]") : null;
+    let over: HTMLElement | null = null;
+    const mark = (tile: HTMLElement | null): void => {
+      over?.classList.remove("tile--drop-target");
+      over = tile && tile !== this.dragged ? tile : null;
+      over?.classList.add("tile--drop-target");
+    };
     grid.addEventListener("dragstart", (e) => {
-      this.dragged = (e.target as HTMLElement).closest<HTMLElement>("[data-camera-id]");
-      e.dataTransfer?.setData("text/plain", this.dragged?.dataset["cameraId"] ?? "");
+      this.dragged = tileOf(e);
+      if (!this.dragged) return;
+      this.dragged.classList.add("tile--dragging");
+      if (e.dataTransfer) {
+        e.dataTransfer.effectAllowed = "move";
+        e.dataTransfer.setData("text/plain", this.dragged.dataset["cameraId"] ?? "");
+      }
     });
-    grid.addEventListener("dragover", (e) => e.preventDefault());
+    grid.addEventListener("dragover", (e) => {
+      if (!this.dragged) return;
+      e.preventDefault();
+      if (e.dataTransfer) e.dataTransfer.dropEffect = "move";
+      mark(tileOf(e));
+    });
     grid.addEventListener("drop", (e) => {
       e.preventDefault();
-      const target = (e.target as HTMLElement).closest<HTMLElement>("[data-camera-id]");
+      const target = tileOf(e);
       if (this.dragged && target && target !== this.dragged) {
         const before = [...grid.children].indexOf(this.dragged) > [...grid.children].indexOf(target);
         grid.insertBefore(this.dragged, before ? target : target.nextSibling);
         this.saveOrder();
       }
-      this.dragged = null;
     });
+    grid.addEventListener("dragend", () => {
+      this.dragged?.classList.remove("tile--dragging");
+      this.dragged = null;
+      mark(null);
+    });
+  }
+
+  /** Shift+←/→ on a tile: moves it one place earlier or later. */
+  move(tile: HTMLElement, delta: -1 | 1): void {
+    if (tile.parentElement !== this.grid) return;
+    const sibling = delta < 0 ? tile.previousElementSibling : tile.nextElementSibling;
+    if (!sibling) return;
+    const focused = document.activeElement;
+    this.grid.insertBefore(tile, delta < 0 ? sibling : sibling.nextSibling);
+    if (focused instanceof HTMLElement) focused.focus();
+    this.saveOrder();
+  }
+
+  setColumns(columns: number): void {
+    if (!(COLUMNS as readonly number[]).includes(columns)) return;
+    this.columns = columns;
+    save(LAYOUT_KEY, this.columns);
+    this.back();
+    this.apply();
   }
 
   /** Puts a new tile where the operator's saved order says. */
@@ -63,16 +112,17 @@ export class GridLayout {
   /** G: 1 → 2×2 → 3×3 → 4×4 → 1. */
   cycle(): void {
     const i = (COLUMNS as readonly number[]).indexOf(this.columns);
-    this.columns = COLUMNS[(i + 1) % COLUMNS.length] ?? 2;
-    save(LAYOUT_KEY, this.columns);
-    this.back();
-    this.apply();
+    this.setColumns(COLUMNS[(i + 1) % COLUMNS.length] ?? 2);
   }
 
-  /** 1–9: that camera alone, large. */
+  /** 1–9: that camera alone, large (the same key again: back to the grid). */
   focus(position: number): void {
     const tile = this.grid.children[position - 1] as HTMLElement | undefined;
     if (!tile) return;
+    if (tile.classList.contains("tile--focused")) {
+      this.back();
+      return;
+    }
     for (const t of this.grid.children) t.classList.toggle("tile--focused", t === tile);
     this.grid.dataset["focus"] = "true";
     tile.focus();
@@ -92,6 +142,7 @@ export class GridLayout {
 
   private apply(): void {
     this.grid.dataset["columns"] = String(this.columns);
+    for (const b of this.buttons) b.setAttribute("aria-pressed", String(Number(b.dataset["columns"]) === this.columns));
     this.grid.setAttribute("aria-label", `Camera grid, ${this.columns === 1 ? "one camera" : `${this.columns}×${this.columns}`}`);
   }
 

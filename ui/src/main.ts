@@ -33,7 +33,7 @@ class App {
   private readonly gridEmpty = byId<HTMLParagraphElement>("cameras-empty");
   private readonly banner = byId<HTMLDivElement>("banner");
   private readonly health = new HealthView();
-  readonly layout = new GridLayout(this.grid);
+  readonly layout = new GridLayout(this.grid, document.querySelectorAll<HTMLButtonElement>(".segmented [data-columns]"));
   private readonly addDialog = new CameraDialog(
     (camera) => this.upsertCamera(camera),
     (id) => this.removeCamera(id),
@@ -204,14 +204,52 @@ class App {
   }
 }
 
-/** Keyboard: 1–9 one camera, G grid size, F full screen, Esc back, B boxes, D latency overlay. */
-function bindShortcuts(layout: GridLayout): void {
+const BOXES_KEY = "peregrine.boxes";
+
+/** Detection boxes on or off (B, or the Boxes button), remembered in this browser. */
+function bindBoxesToggle(): () => void {
+  const button = byId<HTMLButtonElement>("toggle-boxes");
+  const set = (on: boolean): void => {
+    document.body.classList.toggle("hide-boxes", !on);
+    button.setAttribute("aria-pressed", String(on));
+    try {
+      localStorage.setItem(BOXES_KEY, on ? "on" : "off");
+    } catch {
+      // Not remembered.
+    }
+  };
+  let initial = true;
+  try {
+    initial = localStorage.getItem(BOXES_KEY) !== "off";
+  } catch {
+    // Default: on.
+  }
+  set(initial);
+  const toggle = (): void => set(document.body.classList.contains("hide-boxes"));
+  button.addEventListener("click", toggle);
+  return toggle;
+}
+
+/**
+ * Keyboard: 1–9 one camera, G grid size, F full screen, Esc back, B boxes,
+ * D latency overlay, Shift+←/→ moves the tile that has focus.
+ */
+function bindShortcuts(layout: GridLayout, toggleBoxes: () => void): void {
   document.addEventListener("keydown", (event) => {
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
     const target = event.target as HTMLElement | null;
     if (target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))) return;
+    if (target?.closest("dialog")) return;
+    if (event.shiftKey && (event.key === "ArrowLeft" || event.key === "ArrowRight")) {
+      const tile = target?.closest<HTMLElement>("[data-camera-id]");
+      if (tile) {
+        event.preventDefault();
+        layout.move(tile, event.key === "ArrowLeft" ? -1 : 1);
+      }
+      return;
+    }
     const key = event.key.toLowerCase();
-    if (key === "b") document.body.classList.toggle("hide-boxes");
+    if (key === "b") toggleBoxes();
     else if (key === "d") document.body.classList.toggle("show-debug");
     else if (key === "g") layout.cycle();
     else if (key === "f") layout.fullscreen();
@@ -221,5 +259,5 @@ function bindShortcuts(layout: GridLayout): void {
 }
 
 const app = new App();
-bindShortcuts(app.layout);
+bindShortcuts(app.layout, bindBoxesToggle());
 void app.start();
