@@ -3,10 +3,12 @@
 // and /usr/bin/chromium (or $CHROMIUM_BIN).
 
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { artifactsDir, launchBrowser, startDemo } from "./harness.mjs";
+import { artifactsDir, freePort, launchBrowser, repoRoot, startDemo } from "./harness.mjs";
 
 const CAMERAS = 4;
 const UI_DEADLINE_MS = 30_000;
@@ -149,6 +151,73 @@ test("console shows the live demo cameras with person detections", { timeout: 15
     await res.body?.cancel();
     assert.equal(res.status, 401, "GET /api/v1/health without a cookie must be 401");
   } finally {
+    await browser?.close().catch(() => {});
+    await demo?.stop();
+  }
+});
+
+/** A camera simulator of its own, so one camera can be frozen or killed. */
+async function startCamsim(port) {
+  const footage = process.env.PEREGRINE_FOOTAGE || path.join(os.homedir(), ".cache/peregrine/footage/vtest.mp4");
+  const child = spawn("/usr/bin/python3", [path.join(repoRoot, "scripts/camsim.py"), "--footage", footage, "--cameras", "1", "--port", String(port)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("camera simulator not ready within 30 s")), 30_000);
+    child.stdout.on("data", (chunk) => {
+      if (String(chunk).includes("camsim: ready")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once("exit", (code) => reject(new Error(`camera simulator exited (${code})`)));
+  });
+  return child;
+}
+
+test("a frozen camera never looks live, and comes back by itself", { timeout: 120_000 }, async () => {
+  let demo;
+  let browser;
+  let sim;
+  try {
+    demo = await startDemo({ cameras: 1 });
+    const port = await freePort();
+    sim = await startCamsim(port);
+    browser = await launchBrowser();
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    await page.goto(demo.url, { waitUntil: "load" });
+    const id = await page.evaluate(async (url) => {
+      const res = await fetch("/api/v1/cameras", {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ name: "Freezer", url }),
+      });
+      return (await res.json()).id;
+    }, `rtsp://127.0.0.1:${port}/cam1`);
+    const tile = `[data-testid=camera-tile][data-camera-id="${id}"]`;
+    const stateOf = () => page.getAttribute(tile, "data-state");
+    const waitState = async (state, ms) => {
+      const started = Date.now();
+      await page.waitForSelector(`${tile}[data-state=${state}]`, { timeout: ms });
+      return Date.now() - started;
+    };
+    await page.waitForSelector(`${tile}[data-video=live]`, { timeout: 30_000 });
+
+    // Frozen: the socket stays open and nothing arrives (targets: stale 2 s, reconnecting 5 s).
+    process.kill(sim.pid, "SIGSTOP");
+    const stale = await waitState("stale", 6_000);
+    const reconnecting = stale + (await waitState("reconnecting", 15_000));
+    assert.match((await page.textContent(`${tile} .tile__message`)) ?? "", /stopped sending video/);
+    await page.screenshot({ path: path.join(artifactsDir, "browser-frozen.png") });
+    process.kill(sim.pid, "SIGCONT");
+    const back = await waitState("live", 15_000);
+    console.log(`frozen camera (chromium): stale after ${stale} ms, reconnecting after ${reconnecting} ms, live ${back} ms after it resumed`);
+    assert.equal(await stateOf(), "live");
+  } finally {
+    if (sim) {
+      try { process.kill(sim.pid, "SIGCONT"); } catch {}
+      sim.kill("SIGKILL");
+    }
     await browser?.close().catch(() => {});
     await demo?.stop();
   }

@@ -218,8 +218,9 @@ export class CameraTile {
       const s = this.live.stats;
       const ms = (v: number | null): string => (v === null ? "—" : `${v} ms`);
       this.debugEl.textContent =
-        `first frame ${ms(s.firstFrameMs)} · latency ${ms(s.latencyMs)} · buffer ${ms(s.bufferMs)} · ` +
-        `${s.fps === null ? "—" : s.fps.toFixed(1)} fps · boxes ${this.boxesLagMs === null ? "—" : `−${this.boxesLagMs} ms`}`;
+        `latency ${ms(s.latencyMs)} · buffer ${ms(s.bufferMs)}\n` +
+        `first frame ${ms(s.firstFrameMs)} · ${s.fps === null ? "—" : s.fps.toFixed(1)} fps · ` +
+        `boxes ${this.boxesLagMs === null ? "—" : `−${this.boxesLagMs} ms`}`;
       const set = (key: string, v: number | null): void => {
         if (v === null) delete this.element.dataset[key];
         else this.element.dataset[key] = String(v);

@@ -108,7 +108,8 @@ export class LivePlayer {
   private framesThisSecond = 0;
   private fpsSince = performance.now();
   private lastTrim = 0;
-  private lastStallSeek = 0;
+  private lastSeek = 0;
+  private objectUrl: string | null = null;
   private stopped = false;
 
   constructor(
@@ -209,10 +210,11 @@ export class LivePlayer {
     this.baseUs = baseUs;
     const source = new MediaSource();
     this.source = source;
-    this.video.src = URL.createObjectURL(source);
+    this.objectUrl = URL.createObjectURL(source);
+    this.video.src = this.objectUrl;
     source.addEventListener("sourceopen", () => {
       if (this.source !== source) return;
-      URL.revokeObjectURL(this.video.src);
+      this.revokeUrl();
       try {
         const buffer = source.addSourceBuffer(mime);
         buffer.mode = "segments";
@@ -243,14 +245,21 @@ export class LivePlayer {
     if (this.stopped || !this.source) return;
     const code = this.video.error?.code ?? 0;
     // Never a picture: this window cannot decode it. Otherwise a glitch: start afresh.
-    if (!this.showing && this.stats.firstFrameMs === null && code !== 0) {
+    const cannot = code === MediaError.MEDIA_ERR_DECODE || code === MediaError.MEDIA_ERR_SRC_NOT_SUPPORTED;
+    if (!this.showing && this.stats.firstFrameMs === null && cannot) {
       this.fail(`the video decoder failed (${this.video.error?.message || `code ${code}`})`);
     } else {
       this.socket?.close();
     }
   }
 
+  private revokeUrl(): void {
+    if (this.objectUrl) URL.revokeObjectURL(this.objectUrl);
+    this.objectUrl = null;
+  }
+
   private resetSource(): void {
+    this.revokeUrl();
     this.buffer = null;
     this.queue = [];
     if (this.source && this.source.readyState === "open") {
@@ -311,9 +320,12 @@ export class LivePlayer {
     }
   }
 
+  /** At most once a second, so a stream that keeps falling behind cannot cause a storm of seeks. */
   private seekToEdge(): void {
     const ranges = this.video.buffered;
-    if (ranges.length === 0) return;
+    const now = performance.now();
+    if (ranges.length === 0 || this.video.seeking || now - this.lastSeek < 1_000) return;
+    this.lastSeek = now;
     const last = ranges.length - 1;
     this.video.currentTime = Math.max(ranges.start(last), ranges.end(last) - LIVE_EDGE_S);
     this.video.playbackRate = 1;
@@ -335,14 +347,10 @@ export class LivePlayer {
   private stalled(): void {
     const video = this.video;
     const ranges = video.buffered;
-    const now = performance.now();
-    if (video.seeking || ranges.length === 0 || now - this.lastStallSeek < 1_000) return;
+    if (ranges.length === 0) return;
     const last = ranges.length - 1;
     const t = video.currentTime;
-    if (ranges.end(last) - t > LIVE_EDGE_S + 0.05 || t < ranges.start(last)) {
-      this.lastStallSeek = now;
-      this.seekToEdge();
-    }
+    if (ranges.end(last) - t > LIVE_EDGE_S + 0.05 || t < ranges.start(last)) this.seekToEdge();
   }
 
   /** Every frame on screen: its capture time, latency, frame rate, first-frame time. */
