@@ -17,6 +17,7 @@ use crate::clock::MediaTime;
 use crate::detect::{DetectJob, DetectionFilter, DetectorQueue, INPUT_SIZE};
 use crate::error::EngineError;
 use crate::ingest::{AccessUnit, VideoParams};
+use crate::motion::MotionGate;
 
 /// A decoded picture, packed RGB24.
 #[derive(Debug)]
@@ -55,6 +56,8 @@ pub struct DecodeOutputs {
     pub filter: Arc<DetectionFilter>,
     pub latest: LatestFrame,
     pub detector: Option<DetectorQueue>,
+    /// Skip the detector on frames where nothing moved (see [`crate::motion`]).
+    pub motion_gate: bool,
 }
 
 /// Spawns the decode thread. It ends when the ingest side drops its sender.
@@ -146,6 +149,7 @@ struct H264Decoder {
     decoder: ffmpeg::decoder::Video,
     to_rgb: Option<Scaler>,
     to_detector: Option<Scaler>,
+    gate: MotionGate,
 }
 
 struct Scaler {
@@ -185,6 +189,7 @@ impl H264Decoder {
             decoder,
             to_rgb: None,
             to_detector: None,
+            gate: MotionGate::default(),
         })
     }
 
@@ -224,11 +229,15 @@ impl H264Decoder {
             rgb,
         });
         if let Ok(mut latest) = outputs.latest.lock() {
-            *latest = Some(snapshot);
+            *latest = Some(snapshot.clone());
         }
         if let Some(queue) = &outputs.detector {
             let size = INPUT_SIZE as u32;
             let bgr = Scaler::convert(&mut self.to_detector, frame, Pixel::BGR24, size, size)?;
+            if outputs.motion_gate && !self.gate.wants(&bgr, INPUT_SIZE, media_time) {
+                queue.record_gated();
+                return Ok(());
+            }
             queue.push(DetectJob {
                 camera: outputs.camera,
                 filter: outputs.filter.clone(),
@@ -236,6 +245,7 @@ impl H264Decoder {
                 frame_width: w,
                 frame_height: h,
                 bgr,
+                picture: Some(snapshot),
             });
         }
         Ok(())

@@ -65,7 +65,12 @@ impl DetectionFilter {
     }
 
     pub fn keeps(&self, d: &Detection) -> bool {
-        d.score >= self.min_score && self.classes.as_ref().is_none_or(|c| c.contains(&d.class))
+        d.score >= self.min_score && self.keeps_class(d)
+    }
+
+    /// The class test alone: boxes under `min_score` still help the tracker.
+    pub fn keeps_class(&self, d: &Detection) -> bool {
+        self.classes.as_ref().is_none_or(|c| c.contains(&d.class))
     }
 }
 
@@ -222,6 +227,8 @@ pub struct DetectJob {
     pub frame_width: u32,
     pub frame_height: u32,
     pub bgr: Vec<u8>,
+    /// The same frame at full size (alert snapshots, track thumbnails).
+    pub picture: Option<Arc<crate::decode::RgbFrame>>,
 }
 
 /// Bounded, drop-oldest queue in front of the detector thread.
@@ -233,6 +240,7 @@ struct QueueState {
     capacity: usize,
     closed: bool,
     dropped: u64,
+    gated: u64,
     inferences: u64,
     inference_us: u64,
 }
@@ -244,6 +252,8 @@ pub struct DetectorStats {
     pub inferences: u64,
     /// Frames dropped unseen because the detector was busy.
     pub dropped: u64,
+    /// Sampled frames the motion gate kept from the detector (nothing moved).
+    pub gated: u64,
     /// Mean time per inference, pre- and post-processing included.
     pub mean_inference_ms: f64,
 }
@@ -256,6 +266,7 @@ impl DetectorQueue {
                 capacity: capacity.max(1),
                 closed: false,
                 dropped: 0,
+                gated: 0,
                 inferences: 0,
                 inference_us: 0,
             }),
@@ -305,6 +316,7 @@ impl DetectorQueue {
             .map(|s| DetectorStats {
                 inferences: s.inferences,
                 dropped: s.dropped,
+                gated: s.gated,
                 mean_inference_ms: if s.inferences == 0 {
                     0.0
                 } else {
@@ -312,6 +324,13 @@ impl DetectorQueue {
                 },
             })
             .unwrap_or_default()
+    }
+
+    /// A sampled frame the motion gate kept from the detector.
+    pub fn record_gated(&self) {
+        if let Ok(mut s) = self.0 .0.lock() {
+            s.gated += 1;
+        }
     }
 
     fn record_inference(&self, took: std::time::Duration) {
@@ -511,7 +530,7 @@ fn non_max_suppression(mut candidates: Vec<Detection>, iou_threshold: f32) -> Ve
     kept
 }
 
-fn iou(a: &BoundingBox, b: &BoundingBox) -> f32 {
+pub(crate) fn iou(a: &BoundingBox, b: &BoundingBox) -> f32 {
     let x0 = a.x.max(b.x);
     let y0 = a.y.max(b.y);
     let x1 = (a.x + a.w).min(b.x + b.w);
@@ -526,11 +545,13 @@ fn iou(a: &BoundingBox, b: &BoundingBox) -> f32 {
 }
 
 /// Loads the model, warms it up, and starts the detector thread. Results go
-/// to `on_result`; the thread ends when `queue` is closed.
+/// to `on_result` with the job they came from, every box of a wanted class
+/// at or above the floor (the tracker applies the camera's `min_score`);
+/// the thread ends when `queue` is closed.
 pub fn spawn(
     config: &DetectorConfig,
     queue: DetectorQueue,
-    mut on_result: impl FnMut(FrameDetections) + Send + 'static,
+    mut on_result: impl FnMut(FrameDetections, DetectJob) + Send + 'static,
 ) -> Result<std::thread::JoinHandle<()>, EngineError> {
     let mut model = NanoDet::load(config)?;
     // Warm-up: the first run allocates and optimises; do it before any camera counts on it.
@@ -546,14 +567,15 @@ pub fn spawn(
                 queue.record_inference(started.elapsed());
                 match result {
                     Ok(mut detections) => {
-                        detections.retain(|d| job.filter.keeps(d));
-                        on_result(FrameDetections {
+                        detections.retain(|d| job.filter.keeps_class(d));
+                        let found = FrameDetections {
                             camera_id: job.camera,
                             media_time: job.media_time,
                             frame_width: job.frame_width,
                             frame_height: job.frame_height,
                             detections,
-                        })
+                        };
+                        on_result(found, job)
                     }
                     Err(e) => warn!(camera = job.camera, error = %e, "detection failed"),
                 }
@@ -680,6 +702,7 @@ mod tests {
                 frame_width: 1,
                 frame_height: 1,
                 bgr: Vec::new(),
+                picture: None,
             });
         }
         assert_eq!(queue.dropped(), 3);

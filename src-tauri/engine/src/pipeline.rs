@@ -9,12 +9,14 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinHandle;
-use tracing::{error, info, warn};
+use tracing::{error, info};
 
+use crate::analyse::{Analysis, Record};
 use crate::camera::{CameraId, CameraSpec, CameraState, CameraStatus};
 use crate::decode::{self, DecodeOutputs, LatestFrame, RgbFrame};
 use crate::detect::{self, DetectorConfig, DetectorQueue, FrameDetections};
 use crate::ingest::{self, FromKeyframe, Publisher};
+use crate::rules::{Rule, Zone};
 
 /// Access units buffered per camera for slow consumers before they lag.
 const UNIT_BUFFER: usize = 64;
@@ -32,6 +34,8 @@ pub enum EngineEvent {
 pub struct Engine {
     events: broadcast::Sender<EngineEvent>,
     detector: Option<DetectorQueue>,
+    /// Taken at shutdown, so the analysis thread (and the writer after it) can end.
+    analysis: Mutex<Option<Analysis>>,
     detector_error: Option<String>,
     cameras: Mutex<HashMap<CameraId, CameraRuntime>>,
 }
@@ -45,42 +49,42 @@ struct CameraRuntime {
 }
 
 impl Engine {
-    /// Starts the shared detector (if configured) and an engine with no
-    /// cameras. Detections are also sent to `persist`, so storage never
-    /// depends on a UI keeping up. Must be called inside a tokio runtime.
-    pub fn start(
-        detector: Option<DetectorConfig>,
-        persist: mpsc::Sender<Arc<FrameDetections>>,
-    ) -> Self {
+    /// Starts the shared detector (if configured), the analysis stage after
+    /// it, and an engine with no cameras. What the store keeps (detections,
+    /// tracks, alerts) goes to `persist`, so storage never depends on a UI
+    /// keeping up. Must be called inside a tokio runtime.
+    pub fn start(detector: Option<DetectorConfig>, persist: mpsc::Sender<Record>) -> Self {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        let (queue, detector_error) = match detector {
-            None => (None, Some("no detector configured".to_owned())),
-            Some(config) => {
-                let queue = DetectorQueue::new(config.queue_capacity);
-                let events = events.clone();
-                let on_result = move |found: FrameDetections| {
-                    let found = Arc::new(found);
-                    if !found.detections.is_empty() {
-                        if let Err(e) = persist.try_send(found.clone()) {
-                            warn!(error = %e, "detections not stored: the database writer is behind");
-                        }
-                    }
-                    let _ = events.send(EngineEvent::Detections(found));
-                };
-                match detect::spawn(&config, queue.clone(), on_result) {
-                    Ok(_) => (Some(queue), None),
-                    Err(e) => {
-                        error!(error = %e, "detector unavailable; cameras will run without detection");
-                        (None, Some(e.to_string()))
-                    }
+        let (queue, analysis, detector_error) = match detector {
+            None => (None, None, Some("no detector configured".to_owned())),
+            Some(config) => match start_detection(&config, &events, persist) {
+                Ok((queue, analysis)) => (Some(queue), Some(analysis), None),
+                Err(e) => {
+                    error!(error = %e, "detector unavailable; cameras will run without detection");
+                    (None, None, Some(e))
                 }
-            }
+            },
         };
         Self {
             events,
             detector: queue,
+            analysis: Mutex::new(analysis),
             detector_error,
             cameras: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The false alarms learnt for a camera (see [`crate::learn`]).
+    pub fn set_exclusions(&self, camera: CameraId, exclusions: Vec<crate::learn::Exclusion>) {
+        if let Some(analysis) = self.analysis.lock().ok().and_then(|a| a.clone()) {
+            analysis.set_exclusions(camera, exclusions);
+        }
+    }
+
+    /// A camera's zones and rules (applied from its next analysed frame).
+    pub fn set_rules(&self, camera: CameraId, zones: Vec<Zone>, rules: Vec<Rule>) {
+        if let Some(analysis) = self.analysis.lock().ok().and_then(|a| a.clone()) {
+            analysis.set_rules(camera, zones, rules);
         }
     }
 
@@ -128,6 +132,7 @@ impl Engine {
             filter: Arc::new(spec.filter.clone()),
             latest: latest.clone(),
             detector: self.detector.clone(),
+            motion_gate: motion_gate_enabled(),
         };
         if let Err(e) = decode::spawn(spec.detect_fps, detect_units, outputs) {
             error!(camera = id, error = %e, "cannot start the decode thread");
@@ -155,6 +160,9 @@ impl Engine {
             runtime.ingest.abort();
             if let Some(sub) = runtime.sub_ingest {
                 sub.abort();
+            }
+            if let Some(analysis) = self.analysis.lock().ok().and_then(|a| a.clone()) {
+                analysis.camera_stopped(id);
             }
             info!(camera = id, "camera stopped");
         }
@@ -192,7 +200,33 @@ impl Engine {
         if let Some(queue) = &self.detector {
             queue.close();
         }
+        if let Ok(mut analysis) = self.analysis.lock() {
+            analysis.take();
+        }
     }
+}
+
+/// The motion gate is on unless `PEREGRINE_MOTION_GATE=off` (benchmarks
+/// compare both).
+fn motion_gate_enabled() -> bool {
+    std::env::var("PEREGRINE_MOTION_GATE").map_or(true, |v| v != "off" && v != "0")
+}
+
+/// The detector thread, handing its results to the analysis thread.
+fn start_detection(
+    config: &DetectorConfig,
+    events: &broadcast::Sender<EngineEvent>,
+    persist: mpsc::Sender<Record>,
+) -> Result<(DetectorQueue, Analysis), String> {
+    let queue = DetectorQueue::new(config.queue_capacity);
+    let analysis = Analysis::spawn(events.clone(), persist)
+        .map_err(|e| format!("cannot start the analysis thread: {e}"))?;
+    let input = analysis.clone();
+    detect::spawn(config, queue.clone(), move |found, job| {
+        input.submit(found, job)
+    })
+    .map_err(|e| e.to_string())?;
+    Ok((queue, analysis))
 }
 
 impl Drop for Engine {
