@@ -6,6 +6,16 @@
 //! The pool is safe to share across tasks; writes of detections arrive in
 //! batches from one writer task, each batch in one short transaction.
 
+mod alerts;
+mod rules;
+mod tracks;
+mod webhooks;
+
+pub use alerts::{AlertChange, AlertHistoryRow, AlertQuery, AlertRow, ExclusionRow, NewAlert};
+pub use rules::{NewRule, NewZone, RuleRow, ZoneRow};
+pub use tracks::{NewTrack, TrackRow};
+pub use webhooks::{DeliveryRow, NewDelivery, WebhookRow};
+
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
