@@ -92,7 +92,7 @@ pub async fn start_camsim(opts: &DemoOptions) -> anyhow::Result<CamSim> {
 /// Registers (or re-points) "Demo cam 1..N" at the simulator and starts them.
 pub async fn register_cameras(state: &AppState, opts: &DemoOptions) -> anyhow::Result<()> {
     for i in 1..=opts.cameras {
-        state
+        let row = state
             .upsert_camera_by_name(CameraFields {
                 name: format!("Demo cam {i}"),
                 url: format!("rtsp://127.0.0.1:{}/cam{i}", opts.rtsp_port),
@@ -105,6 +105,7 @@ pub async fn register_cameras(state: &AppState, opts: &DemoOptions) -> anyhow::R
                 min_score: 0.5,
             })
             .await?;
+        crate::api::rules::ensure_demo_rules(state, row.id).await?;
     }
     Ok(())
 }

@@ -11,7 +11,11 @@ pub mod api;
 pub mod assets;
 pub mod auth;
 pub mod cli;
+pub mod delivery;
 pub mod demo;
+pub mod health_alarms;
+pub mod mqtt;
+mod onvif;
 pub mod secrets;
 pub mod writer;
 
@@ -29,6 +33,8 @@ use tracing::info;
 
 pub use api::AppState;
 
+/// Alerts queued for slow event subscribers before they miss some.
+const ALERT_BUFFER: usize = 256;
 /// How long shutdown waits for queued detections to reach the database.
 const WRITER_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
 
@@ -68,6 +74,9 @@ pub struct Running {
     shutdown: Option<oneshot::Sender<()>>,
     served: tokio::task::JoinHandle<()>,
     writer: tokio::task::JoinHandle<()>,
+    health_alarms: tokio::task::JoinHandle<()>,
+    webhooks: tokio::task::JoinHandle<()>,
+    mqtt: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -81,6 +90,9 @@ impl Running {
             let _ = tx.send(());
         }
         let _ = (&mut self.served).await;
+        self.health_alarms.abort();
+        self.webhooks.abort();
+        self.mqtt.abort();
         // Stopping the detector drops the writer's last sender; let it drain
         // what is queued before the database closes.
         self.state.engine.shutdown();
@@ -114,11 +126,17 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<Running> {
     let secrets = Arc::new(secrets::SecretBox::load_or_create(&options.data_dir)?);
     info!(key = %secrets.source(), "credential key ready");
 
+    peregrine_engine::track::seed_track_ids(store.max_track_id().await? + 1);
     let (persist_tx, persist_rx) = tokio::sync::mpsc::channel(writer::QUEUE);
     let engine = Arc::new(Engine::start(options.detector.clone(), persist_tx));
-    let writer = tokio::spawn(writer::run(store.clone(), persist_rx));
+    let (alerts, _) = tokio::sync::broadcast::channel(ALERT_BUFFER);
+    let writer = tokio::spawn(writer::run(store.clone(), persist_rx, alerts.clone()));
 
-    let state = AppState::new(store, engine, secrets);
+    let mqtt = Arc::new(mqtt::Mqtt::new(api::settings::load_mqtt(&store).await));
+    let state = AppState::new(store, engine, secrets, alerts, mqtt);
+    let health_alarms = tokio::spawn(health_alarms::run(state.clone()));
+    let webhooks = tokio::spawn(delivery::run(state.clone()));
+    let mqtt = tokio::spawn(mqtt::run(state.clone()));
     let started = state.start_cameras().await?;
     info!(cameras = started, "cameras started");
 
@@ -150,6 +168,9 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<Running> {
         shutdown: Some(shutdown),
         served,
         writer,
+        health_alarms,
+        webhooks,
+        mqtt,
     })
 }
 

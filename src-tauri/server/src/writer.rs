@@ -1,35 +1,88 @@
-//! The one task that writes detections: drains the engine's channel and
-//! inserts what has queued up in one short transaction per batch.
+//! The one task that writes what the engine found: detections in batches
+//! (one short transaction per batch), ended tracks, and alerts, which are
+//! announced to the UI once stored (they need their id to be acknowledged).
 
 use std::sync::Arc;
 
-use peregrine_engine::FrameDetections;
-use peregrine_store::{NewDetection, Store};
-use tokio::sync::mpsc;
-use tracing::error;
+use peregrine_engine::{AlertDraft, FrameDetections, Record, TrackSummary};
+use peregrine_store::{NewAlert, NewDetection, NewTrack, Store, TrackRow};
+use tokio::sync::{broadcast, mpsc};
+use tracing::{error, info};
 
-/// Frames with detections that may wait for the database.
+use crate::api::alerts::AlertNotice;
+
+/// Records that may wait for the database.
 pub const QUEUE: usize = 1024;
 const MAX_BATCH: usize = 512;
 
-pub async fn run(store: Store, mut frames: mpsc::Receiver<Arc<FrameDetections>>) {
+pub async fn run(
+    store: Store,
+    mut records: mpsc::Receiver<Record>,
+    alerts: broadcast::Sender<AlertNotice>,
+) {
     let mut batch = Vec::new();
-    while let Some(first) = frames.recv().await {
+    let mut others = Vec::new();
+    while let Some(first) = records.recv().await {
         batch.clear();
-        push_rows(&mut batch, &first);
+        sort(first, &mut batch, &mut others);
         while batch.len() < MAX_BATCH {
-            match frames.try_recv() {
-                Ok(more) => push_rows(&mut batch, &more),
+            match records.try_recv() {
+                Ok(more) => sort(more, &mut batch, &mut others),
                 Err(_) => break,
             }
         }
         if let Err(e) = store.insert_detections(&batch).await {
             error!(error = %e, rows = batch.len(), "cannot store detections");
         }
+        for record in others.drain(..) {
+            match record {
+                Record::TrackEnded(track) => {
+                    if let Err(e) = store.insert_track(&new_track(&track)).await {
+                        error!(error = %e, track = track.id, "cannot store a track");
+                    }
+                }
+                Record::Alert(draft) => match store.insert_alert(&new_alert(&draft)).await {
+                    Ok(row) => {
+                        let _ = alerts.send(AlertNotice::Raised(row));
+                    }
+                    Err(e) => {
+                        error!(error = %e, rule = %draft.firing.rule_name, "cannot store an alert")
+                    }
+                },
+                Record::Suppressed {
+                    exclusion_id,
+                    camera_id,
+                    firing,
+                } => {
+                    info!(
+                        camera = camera_id,
+                        exclusion = exclusion_id,
+                        rule = firing.rule_id,
+                        media_time_us = firing.media_time,
+                        explanation = %firing.explanation,
+                        "alert suppressed: it repeats a false alarm"
+                    );
+                    if let Err(e) = store
+                        .count_suppressed(exclusion_id, firing.media_time)
+                        .await
+                    {
+                        error!(error = %e, exclusion = exclusion_id, "cannot count a suppressed alert");
+                    }
+                }
+                Record::Detections(_) => {}
+            }
+        }
     }
 }
 
-fn push_rows(batch: &mut Vec<NewDetection>, frame: &FrameDetections) {
+fn sort(record: Record, batch: &mut Vec<NewDetection>, others: &mut Vec<Record>) {
+    match record {
+        Record::Detections(frame) => push_rows(batch, &frame),
+        other => others.push(other),
+    }
+}
+
+fn push_rows(batch: &mut Vec<NewDetection>, frame: &Arc<FrameDetections>) {
     batch.extend(frame.detections.iter().map(|d| NewDetection {
         camera_id: frame.camera_id,
         media_time: frame.media_time,
@@ -41,4 +94,56 @@ fn push_rows(batch: &mut Vec<NewDetection>, frame: &FrameDetections) {
         h: f64::from(d.bbox.h),
         track_id: d.track_id,
     }));
+}
+
+fn new_track(t: &TrackSummary) -> NewTrack {
+    let dwell: serde_json::Map<String, serde_json::Value> = t
+        .dwell
+        .iter()
+        .map(|(zone, s)| (zone.clone(), serde_json::json!((*s * 10.0).round() / 10.0)))
+        .collect();
+    NewTrack {
+        row: TrackRow {
+            id: t.id,
+            camera_id: t.camera_id,
+            class: t.class.to_owned(),
+            first_seen: t.first_seen,
+            last_seen: t.last_seen,
+            best_score: f64::from(t.best_score),
+            x: f64::from(t.best_box.x),
+            y: f64::from(t.best_box.y),
+            w: f64::from(t.best_box.w),
+            h: f64::from(t.best_box.h),
+            direction: t.direction.to_owned(),
+            speed: f64::from(t.speed),
+            dwell: serde_json::Value::Object(dwell).to_string(),
+            colours: t.colours.join(","),
+            upper_colours: t.upper_colours.join(","),
+            lower_colours: t.lower_colours.join(","),
+        },
+        thumbnail: t.thumbnail.clone(),
+    }
+}
+
+pub fn new_alert(a: &AlertDraft) -> NewAlert {
+    let f = &a.firing;
+    NewAlert {
+        camera_id: a.camera_id,
+        rule_id: Some(f.rule_id),
+        rule_name: f.rule_name.clone(),
+        priority: serde_json::to_value(f.priority)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        media_time: f.media_time,
+        track_id: f.track_id,
+        class: f.class.clone(),
+        score: f64::from(f.score),
+        zone: f.zone.clone(),
+        bbox: f.bbox.map(|b| [b.x, b.y, b.w, b.h].map(f64::from)),
+        explanation: f.explanation.clone(),
+        colours: a.colours.join(","),
+        snapshot: a.snapshot.clone(),
+        created_at: chrono::Utc::now().timestamp_micros(),
+    }
 }

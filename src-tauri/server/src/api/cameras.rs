@@ -97,6 +97,11 @@ impl AppState {
     pub async fn start_cameras(&self) -> anyhow::Result<usize> {
         let rows = self.store.cameras().await?;
         let mut started = 0;
+        for row in &rows {
+            self.apply_rules(row.id).await.map_err(|e| {
+                anyhow::anyhow!("cannot load the rules of camera {}: {e:?}", row.id)
+            })?;
+        }
         for row in rows.iter().filter(|r| r.enabled) {
             if let Some(spec) = self.spec(row) {
                 self.engine.add_camera(spec);
@@ -370,10 +375,17 @@ pub async fn snapshot(
         .engine
         .latest_frame(row.id)
         .ok_or_else(|| ApiError::unavailable("no picture from this camera yet"))?;
-    let jpeg = tokio::task::spawn_blocking(move || frame.to_jpeg(80))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)?;
+    let privacy = s.privacy_areas(row.id).await?;
+    let jpeg = tokio::task::spawn_blocking(move || {
+        if privacy.is_empty() {
+            frame.to_jpeg(80)
+        } else {
+            peregrine_engine::analyse::blank_out(&frame, &privacy).to_jpeg(80)
+        }
+    })
+    .await
+    .map_err(ApiError::internal)?
+    .map_err(ApiError::internal)?;
     Ok((
         [
             (header::CONTENT_TYPE, "image/jpeg"),
@@ -384,7 +396,7 @@ pub async fn snapshot(
         .into_response())
 }
 
-async fn find(s: &AppState, raw_id: &str) -> Result<CameraRow, ApiError> {
+pub(crate) async fn find(s: &AppState, raw_id: &str) -> Result<CameraRow, ApiError> {
     let id = parse_id(raw_id)?;
     s.store
         .camera(id)
@@ -399,7 +411,7 @@ fn seal(s: &AppState, password: Option<String>) -> Result<Option<Vec<u8>>, ApiEr
         .transpose()
 }
 
-fn check_name(name: &str) -> Result<String, ApiError> {
+pub(crate) fn check_name(name: &str) -> Result<String, ApiError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(ApiError::invalid(
@@ -542,7 +554,7 @@ fn check_url(field: &str, raw: &str) -> Result<(String, Option<(String, String)>
     Ok((url.to_string(), creds))
 }
 
-fn now_us() -> i64 {
+pub(crate) fn now_us() -> i64 {
     chrono::Utc::now().timestamp_micros()
 }
 

@@ -1,4 +1,4 @@
-//! `WS /api/v1/events`: camera state changes and detections as JSON.
+//! `WS /api/v1/events`: camera state changes, detections and alerts as JSON.
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::alerts::AlertView;
 use super::cameras::CameraView;
 use super::{rfc3339_micros, AppState};
 
@@ -26,6 +27,10 @@ enum EventView<'a> {
         frame_height: u32,
         detections: &'a [Detection],
     },
+    /// A new alert, or a change to one (acknowledged, closed, noted).
+    Alert {
+        alert: AlertView,
+    },
 }
 
 pub async fn subscribe(ws: WebSocketUpgrade, State(s): State<AppState>) -> Response {
@@ -34,8 +39,22 @@ pub async fn subscribe(ws: WebSocketUpgrade, State(s): State<AppState>) -> Respo
 
 async fn forward(mut socket: WebSocket, s: AppState) {
     let mut events = s.engine.subscribe();
+    let mut alerts = s.alerts.subscribe();
     loop {
         tokio::select! {
+            alert = alerts.recv() => {
+                let text = match alert {
+                    Ok(notice) => match serde_json::to_string(&EventView::Alert { alert: AlertView::from(notice.alert()) }) {
+                        Ok(text) => text,
+                        Err(_) => continue,
+                    },
+                    Err(RecvError::Lagged(missed)) => json!({"type": "lagged", "missed": missed}).to_string(),
+                    Err(RecvError::Closed) => break,
+                };
+                if socket.send(Message::Text(text.into())).await.is_err() {
+                    break;
+                }
+            }
             event = events.recv() => {
                 let text = match event {
                     Ok(event) => match render(&s, &event).await {

@@ -1,11 +1,17 @@
 //! The HTTP API, versioned under `/api/v1`, and the UI's static files.
 //! Every route passes through [`crate::auth::guard`].
 
+pub mod alerts;
 pub mod cameras;
 pub mod detections;
 pub mod error;
 pub mod events;
 pub mod live;
+pub mod onvif;
+pub mod rules;
+pub mod settings;
+pub mod tracks;
+pub mod webhooks;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -13,12 +19,13 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::Request;
 use axum::response::{Html, IntoResponse};
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{middleware, Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
 use peregrine_engine::{DetectorStats, Engine};
 use peregrine_store::Store;
 use serde::Serialize;
+use tokio::sync::broadcast;
 use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
@@ -32,15 +39,27 @@ pub struct AppState {
     pub store: Store,
     pub engine: Arc<Engine>,
     pub secrets: Arc<SecretBox>,
+    /// Alerts as they are stored or changed (for `WS /api/v1/events`).
+    pub alerts: broadcast::Sender<alerts::AlertNotice>,
+    /// The MQTT publisher's settings and status.
+    pub mqtt: Arc<crate::mqtt::Mqtt>,
 }
 
 impl AppState {
-    pub fn new(store: Store, engine: Arc<Engine>, secrets: Arc<SecretBox>) -> Self {
+    pub fn new(
+        store: Store,
+        engine: Arc<Engine>,
+        secrets: Arc<SecretBox>,
+        alerts: broadcast::Sender<alerts::AlertNotice>,
+        mqtt: Arc<crate::mqtt::Mqtt>,
+    ) -> Self {
         crate::boot_instant();
         Self {
             store,
             engine,
             secrets,
+            alerts,
+            mqtt,
         }
     }
 }
@@ -50,6 +69,7 @@ pub fn router(state: AppState, guard: Guard, ui_dir: &Path) -> Router {
         .route("/api/v1/health", get(health))
         .route("/api/v1/cameras", get(cameras::list).post(cameras::create))
         .route("/api/v1/cameras/test", post(cameras::test_connection))
+        .route("/api/v1/onvif/probe", post(onvif::probe))
         .route(
             "/api/v1/cameras/{id}",
             get(cameras::get_one)
@@ -58,6 +78,56 @@ pub fn router(state: AppState, guard: Guard, ui_dir: &Path) -> Router {
         )
         .route("/api/v1/cameras/{id}/snapshot.jpg", get(cameras::snapshot))
         .route("/api/v1/cameras/{id}/live", get(live::subscribe))
+        .route(
+            "/api/v1/cameras/{id}/zones",
+            get(rules::zones_of_camera).post(rules::create_zone),
+        )
+        .route(
+            "/api/v1/cameras/{id}/rules",
+            get(rules::rules_of_camera).post(rules::create_rule),
+        )
+        .route(
+            "/api/v1/zones/{id}",
+            patch(rules::update_zone).delete(rules::delete_zone),
+        )
+        .route(
+            "/api/v1/rules/{id}",
+            patch(rules::update_rule).delete(rules::delete_rule),
+        )
+        .route("/api/v1/rule-templates", get(rules::templates_list))
+        .route(
+            "/api/v1/cameras/{id}/exclusions",
+            get(alerts::exclusions_of_camera),
+        )
+        .route(
+            "/api/v1/exclusions/{id}",
+            axum::routing::delete(alerts::delete_exclusion),
+        )
+        .route("/api/v1/alerts", get(alerts::list))
+        .route(
+            "/api/v1/alerts/{id}",
+            get(alerts::get_one).patch(alerts::update),
+        )
+        .route("/api/v1/alerts/{id}/snapshot.jpg", get(alerts::snapshot))
+        .route(
+            "/api/v1/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route(
+            "/api/v1/webhooks/{id}",
+            patch(webhooks::update).delete(webhooks::remove),
+        )
+        .route(
+            "/api/v1/webhooks/{id}/deliveries",
+            get(webhooks::deliveries),
+        )
+        .route("/api/v1/webhooks/{id}/test", post(webhooks::send_test))
+        .route(
+            "/api/v1/settings/mqtt",
+            get(settings::get_mqtt).put(settings::put_mqtt),
+        )
+        .route("/api/v1/tracks", get(tracks::list))
+        .route("/api/v1/tracks/{id}/thumbnail.jpg", get(tracks::thumbnail))
         .route("/api/v1/detections", get(detections::list))
         .route("/api/v1/events", get(events::subscribe))
         .route("/api/{*rest}", get(no_such_endpoint).post(no_such_endpoint))
