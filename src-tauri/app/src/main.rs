@@ -7,6 +7,7 @@ use launch::Launch;
 use tauri::{WebviewUrl, WebviewWindowBuilder};
 use tracing::{error, info};
 
+mod alarms;
 mod launch;
 
 fn main() {
@@ -32,9 +33,14 @@ fn run() -> anyhow::Result<()> {
     let window_url: tauri::Url = url.parse()?;
 
     let fullscreen = launch.fullscreen();
+    let (store, alerts) = (
+        running.state.store.clone(),
+        running.state.alerts.subscribe(),
+    );
     let app = tauri::Builder::default()
         // Remembers the window's size and position between launches.
         .plugin(tauri_plugin_window_state::Builder::default().build())
+        .plugin(tauri_plugin_notification::init())
         .setup(move |app| {
             WebviewWindowBuilder::new(app, "main", WebviewUrl::External(window_url.clone()))
                 .title("Peregrine")
@@ -42,6 +48,7 @@ fn run() -> anyhow::Result<()> {
                 .min_inner_size(800.0, 560.0)
                 .fullscreen(fullscreen)
                 .build()?;
+            alarms::start(app.handle(), store, alerts)?;
             Ok(())
         })
         .build(tauri::generate_context!())?;
