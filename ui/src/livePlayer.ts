@@ -10,18 +10,40 @@
 // back to the server's clock. A new init (new stream parameters) rebuilds
 // the MediaSource; {"type":"error","message"} says why the server closes.
 
+// Keeping up with the live edge. Chromium plays an MSE stream of unknown
+// (infinite) duration as live and catches up by itself, a few per cent
+// faster, when far behind. Seeking often, or changing playbackRate, on top of
+// that makes its renderer underflow at every frame and drop most of them
+// (measured against a mock server at 10 fps), so the player seeks only when
+// the picture is clearly behind: at the start (the server starts from the
+// last keyframe), at a gap, when stuck, or after falling behind for a while
+// (a busy or hidden tab); and it lands two frames behind the newest, not one
+// (one frame: a tile in four got stuck; two: none, in all runs).
+
 /** How far behind the newest frame playback may fall before it jumps ahead. */
 const MAX_BEHIND_S = 0.5;
-/** Where it lands after a jump: just behind the newest frame. */
-const LIVE_EDGE_S = 0.1;
-/** Behind by more than this (but not enough to jump): play slightly faster. */
-const CATCH_UP_S = 0.25;
-const CATCH_UP_RATE = 1.1;
+/** ...for this long, once playing (Chromium's own catch-up gets there first). */
+const BEHIND_FOR_MS = 3_000;
+/** Where a jump lands, in frames behind the newest. */
+const LIVE_EDGE_FRAMES = 2;
+const LIVE_EDGE_MIN_S = 0.1;
+const LIVE_EDGE_MAX_S = 0.4;
+/** Jumps right away while the first picture settles. */
+const SETTLE_MS = 1_500;
 /** Buffer kept behind the playhead. */
 const KEEP_BEHIND_S = 10;
-/** The playhead not moving for this long with data ahead of it is a stall. */
-const STALL_MS = 500;
-/** The playhead not moving for this long: the picture is frozen. */
+/** Neither currentTime nor the picture moving for this long, with frames ahead: a stall. */
+const STALL_MS = 600;
+/**
+ * Playing at less than this speed over a second, with frames ahead: a stall
+ * too. Chromium's renderer can get stuck underflowing at every frame (the
+ * clock creeping a millisecond per frame, nearly every frame dropped) after
+ * running dry with too thin a buffer; a seek a few frames back cures it.
+ */
+const MIN_RATE = 0.5;
+/** currentTime moving less than this does not count as the picture advancing. */
+const MOVED_S = 0.04;
+/** Neither currentTime nor the picture moving for this long: the picture is frozen. */
 const FROZEN_AFTER_MS = 2_000;
 /** More frames waiting than this: the tab could not keep up; start afresh. */
 const MAX_QUEUE = 300;
@@ -99,8 +121,21 @@ export class LivePlayer {
   private retryMs = RETRY_MIN_MS;
   private retryTimer: number | undefined;
   private watchdog: number | undefined;
+  /** When currentTime or the picture last moved (performance.now()). */
   private lastAdvance = performance.now();
   private lastTime = -1;
+  /** currentTime a second ago, and when: the playback rate actually achieved. */
+  private rateFrom = 0;
+  private rateSince = 0;
+  /** Media time (s) of the last frame put on screen, and when. */
+  private shownMediaTime = -1;
+  private shownAt = 0;
+  private firstFrameAt = 0;
+  /** Since when playback has been more than MAX_BEHIND_S behind (0: it is not). */
+  private behindSince = 0;
+  /** Frame duration, learnt from how far each appended frame moves the buffered end. */
+  private frameS = 0.1;
+  private lastEnd = 0;
   /** A frame of the current stream is on screen. */
   private showing = false;
   private isFrozen = false;
@@ -122,7 +157,7 @@ export class LivePlayer {
     this.video.playsInline = true;
     this.video.disablePictureInPicture = true;
     this.video.className = "tile__img tile__video";
-    this.video.addEventListener("waiting", () => this.stalled());
+    this.video.addEventListener("waiting", () => this.atGap());
     this.video.addEventListener("error", () => this.decodeFailed());
     this.watchdog = window.setInterval(() => this.tick(), WATCHDOG_MS);
     this.onVideoFrame();
@@ -153,6 +188,7 @@ export class LivePlayer {
     this.socket = socket;
     this.openedAt = performance.now();
     this.stats.firstFrameMs = null;
+    this.firstFrameAt = 0;
     socket.onmessage = (event: MessageEvent<unknown>) => {
       if (this.socket === socket) this.receive(event.data);
     };
@@ -208,6 +244,7 @@ export class LivePlayer {
       return;
     }
     this.baseUs = baseUs;
+    this.firstFrameAt = 0;
     const source = new MediaSource();
     this.source = source;
     this.objectUrl = URL.createObjectURL(source);
@@ -220,7 +257,9 @@ export class LivePlayer {
         buffer.mode = "segments";
         buffer.timestampOffset = -baseUs / 1e6;
         buffer.addEventListener("updateend", () => {
-          if (this.buffer === buffer) this.pump();
+          if (this.buffer !== buffer) return;
+          this.learnFrameDuration();
+          this.pump();
         });
         this.buffer = buffer;
         this.pump();
@@ -272,8 +311,10 @@ export class LivePlayer {
     this.source = null;
     this.video.removeAttribute("src");
     this.video.load();
-    this.video.playbackRate = 1;
     this.lastTime = -1;
+    this.lastEnd = 0;
+    this.shownMediaTime = -1;
+    this.behindSince = 0;
     if (this.showing) {
       this.showing = false;
       this.isFrozen = false;
@@ -302,33 +343,55 @@ export class LivePlayer {
     this.keepLive();
   }
 
-  /** Jumps to the live edge when far behind, catches up when a little behind, trims what is long past. */
+  private learnFrameDuration(): void {
+    const ranges = this.video.buffered;
+    if (ranges.length === 0) return;
+    const end = ranges.end(ranges.length - 1);
+    const step = end - this.lastEnd;
+    this.lastEnd = end;
+    if (step > 0.005 && step < 0.25) this.frameS += (step - this.frameS) * 0.1;
+  }
+
+  /** Where a jump lands: a few frames behind the newest one. */
+  private get edgeS(): number {
+    return Math.min(LIVE_EDGE_MAX_S, Math.max(LIVE_EDGE_MIN_S, LIVE_EDGE_FRAMES * this.frameS));
+  }
+
+  /** The media time on screen: the last frame shown when recent (currentTime can lag it), else currentTime. */
+  private playhead(now: number): number {
+    const t = this.video.currentTime;
+    return now - this.shownAt < 500 ? Math.max(t, this.shownMediaTime) : t;
+  }
+
+  /** Jumps to the live edge when clearly behind, trims what is long past, keeps playing. */
   private keepLive(): void {
     const video = this.video;
     const ranges = video.buffered;
     if (ranges.length === 0) return;
-    const end = ranges.end(ranges.length - 1);
-    const behind = end - video.currentTime;
-    this.stats.bufferMs = Math.round(behind * 1000);
-    if (behind > MAX_BEHIND_S) this.seekToEdge();
-    else video.playbackRate = behind > CATCH_UP_S ? CATCH_UP_RATE : 1;
-    if (video.paused) void video.play().catch(() => undefined);
     const now = performance.now();
+    const end = ranges.end(ranges.length - 1);
+    this.stats.bufferMs = Math.round((end - video.currentTime) * 1000);
+    const behind = end - this.playhead(now);
+    const settling = this.firstFrameAt === 0 || now - this.firstFrameAt < SETTLE_MS;
+    if (behind <= MAX_BEHIND_S) this.behindSince = 0;
+    else if (this.behindSince === 0) this.behindSince = now;
+    if (behind > MAX_BEHIND_S && (settling || now - this.behindSince > BEHIND_FOR_MS)) this.seekToEdge(settling);
+    if (video.paused) void video.play().catch(() => undefined);
     if (now - this.lastTrim > 2_000) {
       this.lastTrim = now;
       this.trim(KEEP_BEHIND_S);
     }
   }
 
-  /** At most once a second, so a stream that keeps falling behind cannot cause a storm of seeks. */
-  private seekToEdge(): void {
+  /** At most once a second once playing, so nothing can cause a storm of seeks. */
+  private seekToEdge(settling = false, margin = 0): void {
     const ranges = this.video.buffered;
     const now = performance.now();
-    if (ranges.length === 0 || this.video.seeking || now - this.lastSeek < 1_000) return;
+    if (ranges.length === 0 || this.video.seeking || (!settling && now - this.lastSeek < 1_000)) return;
     this.lastSeek = now;
+    this.behindSince = 0;
     const last = ranges.length - 1;
-    this.video.currentTime = Math.max(ranges.start(last), ranges.end(last) - LIVE_EDGE_S);
-    this.video.playbackRate = 1;
+    this.video.currentTime = Math.max(ranges.start(last), ranges.end(last) - this.edgeS - margin);
   }
 
   private trim(keepBehind: number): void {
@@ -339,18 +402,21 @@ export class LivePlayer {
     if (until - ranges.start(0) > 1) buffer.remove(ranges.start(0), until);
   }
 
-  /**
-   * `waiting`, or the playhead not moving: out of data (the next frame is on
-   * its way: nothing to do), or stuck before a gap left by skipped frames or
-   * after a decoder hiccup with frames ahead of it: jump to the live edge.
-   */
+  /** `waiting` before a gap (frames the server skipped): jump over it. Plain underflow: the next frame is on its way. */
+  private atGap(): void {
+    const ranges = this.video.buffered;
+    const last = ranges.length - 1;
+    if (last >= 1 && this.video.currentTime < ranges.start(last)) this.seekToEdge();
+  }
+
+  /** Neither currentTime nor the picture moved for a while with frames ahead: a decoder hiccup or a gap. */
   private stalled(): void {
-    const video = this.video;
-    const ranges = video.buffered;
+    const ranges = this.video.buffered;
     if (ranges.length === 0) return;
     const last = ranges.length - 1;
-    const t = video.currentTime;
-    if (ranges.end(last) - t > LIVE_EDGE_S + 0.05 || t < ranges.start(last)) this.seekToEdge();
+    const t = this.video.currentTime;
+    // One frame further back than a plain jump: a thin buffer is what gets the renderer stuck.
+    if (ranges.end(last) - t > this.edgeS + this.frameS || t < ranges.start(last)) this.seekToEdge(false, this.frameS);
   }
 
   /** Every frame on screen: its capture time, latency, frame rate, first-frame time. */
@@ -359,11 +425,16 @@ export class LivePlayer {
     const shown = (mediaTime: number, displayDelayMs: number): void => {
       if (!this.source) return;
       const mediaUs = Math.round(this.baseUs + mediaTime * 1e6);
+      const now = performance.now();
+      if (mediaTime !== this.shownMediaTime) this.lastAdvance = now;
+      this.shownMediaTime = mediaTime;
+      this.shownAt = now;
       this.lastShownUs = mediaUs;
       this.stats.latencyMs = Math.round(Date.now() + displayDelayMs - mediaUs / 1000);
       this.framesThisSecond += 1;
       if (this.stats.firstFrameMs === null) {
-        this.stats.firstFrameMs = Math.round(performance.now() - this.openedAt);
+        this.firstFrameAt = now;
+        this.stats.firstFrameMs = Math.round(now - this.openedAt);
         this.retryMs = RETRY_MIN_MS;
         this.serverError = "";
       }
@@ -396,12 +467,17 @@ export class LivePlayer {
     }
   }
 
-  /** The tile's own watchdog: a picture that stops advancing is frozen, whatever the server says. */
+  /**
+   * The tile's own watchdog: a picture that stops advancing is frozen,
+   * whatever the server says. Advancing: a new frame on screen, or
+   * currentTime moving (a hidden tile's frames are not painted).
+   */
   private tick(): void {
     const now = performance.now();
     const video = this.video;
-    if (video.currentTime !== this.lastTime) {
-      this.lastTime = video.currentTime;
+    const t = video.currentTime;
+    if (Math.abs(t - this.lastTime) >= MOVED_S) {
+      this.lastTime = t;
       this.lastAdvance = now;
     }
     const still = now - this.lastAdvance;
@@ -415,7 +491,13 @@ export class LivePlayer {
       this.framesThisSecond = 0;
       this.fpsSince = now;
     }
-    if (this.buffer && still > STALL_MS) this.stalled();
+    let slow = false;
+    if (now - this.rateSince >= 1_000) {
+      slow = this.rateSince > 0 && (t - this.rateFrom) / ((now - this.rateSince) / 1_000) < MIN_RATE;
+      this.rateFrom = t;
+      this.rateSince = now;
+    }
+    if (this.buffer && this.showing && !video.paused && (still > STALL_MS || slow)) this.stalled();
     if (this.buffer) this.keepLive();
   }
 }
