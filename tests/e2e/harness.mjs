@@ -179,3 +179,20 @@ export async function startDemo({ cameras = 4, extraArgs = [], env = {}, timeout
     throw err;
   }
 }
+
+/** Starts Xvfb on a free display number; resolves to { display, stop }. */
+export function startXvfb() {
+  return new Promise((resolve, reject) => {
+    const xvfb = spawn("Xvfb", ["-displayfd", "3", "-screen", "0", "1280x800x24", "-nolisten", "tcp"], {
+      stdio: ["ignore", "ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    xvfb.stderr.on("data", (c) => (stderr += c));
+    xvfb.once("error", reject);
+    xvfb.once("exit", (code) => reject(new Error(`Xvfb exited (${code}): ${stderr}`)));
+    xvfb.stdio[3].once("data", (chunk) => {
+      const display = `:${String(chunk).trim()}`;
+      resolve({ display, stop: () => xvfb.kill("SIGTERM") });
+    });
+  });
+}

@@ -70,7 +70,55 @@ export interface CameraEvent {
   camera: Camera;
 }
 
-export type ServerEvent = DetectionsEvent | CameraEvent;
+export type AlertState = "new" | "acknowledged" | "closed";
+export type Priority = "low" | "medium" | "high";
+
+/** An alert in the alarm queue. */
+export interface Alert {
+  id: number;
+  camera_id: number;
+  rule_id: number | null;
+  rule_name: string;
+  priority: Priority;
+  media_time: string;
+  media_time_us: number;
+  track_id: number | null;
+  class: string;
+  score: number;
+  zone: string;
+  box: Box | null;
+  /** Which rule, class, score, zone, track and when, as a sentence. */
+  explanation: string;
+  state: AlertState;
+  false_alarm: boolean;
+  note: string;
+  updated_at: string;
+  snapshot_url: string | null;
+}
+
+export interface AlertHistoryEntry {
+  at: string;
+  actor: string;
+  state: AlertState;
+  false_alarm: boolean;
+  note: string;
+}
+
+export interface AlertDetail extends Alert {
+  history: AlertHistoryEntry[];
+}
+
+export interface AlertList {
+  alerts: Alert[];
+  counts: { new: number; acknowledged: number };
+}
+
+export interface AlertEvent {
+  type: "alert";
+  alert: Alert;
+}
+
+export type ServerEvent = DetectionsEvent | CameraEvent | AlertEvent;
 
 export interface DetectionQuery {
   camera?: number;
@@ -192,6 +240,85 @@ export async function deleteCamera(id: number): Promise<void> {
   if (!res.ok) throw await errorFrom(res);
 }
 
+export type ZoneKind = "zone" | "line" | "mask" | "privacy";
+
+/** An area, a line (two points, crossed "in" from its left to its right) or a mask; points in 0..1. */
+export interface Zone {
+  id: number;
+  camera_id: number;
+  name: string;
+  kind: ZoneKind;
+  points: [number, number][];
+}
+
+export type Trigger =
+  | { type: "enter" | "exit"; zone_id: number }
+  | { type: "loiter"; zone_id: number; seconds: number }
+  | { type: "cross"; line_id: number; direction: "in" | "out" | "both" }
+  | { type: "count"; zone_id: number; at_least: number }
+  | { type: "offline"; seconds: number };
+
+export interface Schedule {
+  days: string[];
+  start: string;
+  end: string;
+}
+
+export interface Rule {
+  id: number;
+  camera_id: number;
+  template: string | null;
+  name: string;
+  enabled: boolean;
+  priority: Priority;
+  classes: string[];
+  trigger: Trigger;
+  schedule: Schedule | null;
+  cooldown_s: number;
+}
+
+export interface RuleTemplate {
+  id: string;
+  name: string;
+  description: string;
+  /** What the owner picks for it; null: the whole camera. */
+  needs: "zone" | "line" | null;
+  rule: Rule;
+}
+
+async function deletePath(path: string): Promise<void> {
+  const res = await fetch(API + path, { method: "DELETE", credentials: "same-origin" });
+  if (!res.ok) throw await errorFrom(res);
+}
+
+export const listZones = (cameraId: number): Promise<Zone[]> => getJson<Zone[]>(`/cameras/${cameraId}/zones`);
+export const createZone = (cameraId: number, zone: Pick<Zone, "name" | "kind" | "points">): Promise<Zone> =>
+  sendJson<Zone>("POST", `/cameras/${cameraId}/zones`, zone);
+export const deleteZone = (id: number): Promise<void> => deletePath(`/zones/${id}`);
+export const listRules = (cameraId: number): Promise<Rule[]> => getJson<Rule[]>(`/cameras/${cameraId}/rules`);
+export const createRuleFromTemplate = (cameraId: number, template: string, zoneId: number | null): Promise<Rule> =>
+  sendJson<Rule>("POST", `/cameras/${cameraId}/rules`, zoneId === null ? { template } : { template, zone_id: zoneId });
+export const updateRule = (id: number, patch: Partial<Omit<Rule, "id" | "camera_id" | "template">>): Promise<Rule> =>
+  sendJson<Rule>("PATCH", `/rules/${id}`, patch);
+export const deleteRule = (id: number): Promise<void> => deletePath(`/rules/${id}`);
+/** A false alarm learnt from the operator: repeats (same rule, class, place and look) are kept quiet. */
+export interface Exclusion {
+  id: number;
+  camera_id: number;
+  alert_id: number | null;
+  rule_id: number | null;
+  class: string;
+  box: Box;
+  colours: string[];
+  created_at: string;
+  suppressed: number;
+  last_suppressed_at: string | null;
+}
+
+export const listExclusions = (cameraId: number): Promise<Exclusion[]> => getJson<Exclusion[]>(`/cameras/${cameraId}/exclusions`);
+export const deleteExclusion = (id: number): Promise<void> => deletePath(`/exclusions/${id}`);
+export const listTemplates = (): Promise<RuleTemplate[]> => getJson<RuleTemplate[]>("/rule-templates");
+
 export function createCamera(input: CameraInput): Promise<Camera> {
   return sendJson<Camera>("POST", "/cameras", input);
 }
@@ -222,6 +349,25 @@ export function listDetections(query: DetectionQuery = {}, signal?: AbortSignal)
 }
 
 /** URL of the latest decoded frame; `ts` defeats caches. */
+export function listAlerts(states: readonly AlertState[], limit = 200, signal?: AbortSignal): Promise<AlertList> {
+  const params = new URLSearchParams({ state: states.join(","), limit: String(limit) });
+  return getJson<AlertList>(`/alerts?${params.toString()}`, signal);
+}
+
+export function getAlert(id: number): Promise<AlertDetail> {
+  return getJson<AlertDetail>(`/alerts/${id}`);
+}
+
+export interface AlertPatch {
+  state?: AlertState;
+  note?: string;
+  false_alarm?: boolean;
+}
+
+export function updateAlert(id: number, patch: AlertPatch): Promise<AlertDetail> {
+  return sendJson<AlertDetail>("PATCH", `/alerts/${id}`, patch);
+}
+
 export function snapshotUrl(cameraId: number, ts: number = Date.now()): string {
   return `${API}/cameras/${encodeURIComponent(String(cameraId))}/snapshot.jpg?ts=${ts}`;
 }
@@ -233,8 +379,9 @@ export function eventsUrl(loc: Location = window.location): string {
 
 function isServerEvent(value: unknown): value is ServerEvent {
   if (typeof value !== "object" || value === null) return false;
-  const v = value as { type?: unknown; camera?: unknown; camera_id?: unknown; detections?: unknown };
+  const v = value as { type?: unknown; camera?: unknown; camera_id?: unknown; detections?: unknown; alert?: unknown };
   if (v.type === "camera") return typeof v.camera === "object" && v.camera !== null;
+  if (v.type === "alert") return typeof v.alert === "object" && v.alert !== null && typeof (v.alert as { id?: unknown }).id === "number";
   if (v.type === "detections") return typeof v.camera_id === "number" && Array.isArray(v.detections);
   return false;
 }

@@ -31,9 +31,12 @@ export class CameraDialog {
   /** The camera being edited; null when adding. */
   private editing: Camera | null = null;
 
+  private readonly rulesButton: HTMLButtonElement;
+
   constructor(
     private readonly saved: (camera: Camera) => void,
     private readonly deleted: (id: number) => void,
+    private readonly openRules: (camera: Camera) => void,
   ) {
     this.element = el("dialog", "dialog");
     this.element.setAttribute("aria-labelledby", "camera-dialog-title");
@@ -75,11 +78,17 @@ export class CameraDialog {
     const buttons = el("div", "dialog__buttons");
     this.remove = this.button("Delete", "button", () => void this.delete());
     this.remove.classList.add("button--danger");
+    this.rulesButton = this.button("Zones and rules…", "button", () => {
+      const camera = this.editing;
+      this.element.close();
+      if (camera) this.openRules(camera);
+    });
+    this.rulesButton.dataset["testid"] = "open-rules";
     const test = this.button("Test connection", "button", () => void this.test());
     const cancel = this.button("Cancel", "button", () => this.element.close());
     const save = this.button("Save", "submit", () => undefined);
     save.classList.add("button--primary");
-    buttons.append(this.remove, test, cancel, save);
+    buttons.append(this.remove, this.rulesButton, test, cancel, save);
     this.form.append(this.result, buttons);
     this.form.addEventListener("submit", (e) => {
       e.preventDefault();
@@ -105,6 +114,7 @@ export class CameraDialog {
     this.result.textContent = "";
     this.title.textContent = camera ? `Edit ${camera.name}` : "Add camera";
     this.remove.hidden = camera === null;
+    this.rulesButton.hidden = camera === null;
     this.enabledRow.hidden = camera === null;
     this.enabled.checked = camera?.enabled ?? true;
     const set = (name: Field, value: string): void => {

@@ -54,6 +54,8 @@ export class CameraTile {
   private readonly expandBtn: HTMLButtonElement;
   private readonly viewEl: HTMLDivElement;
   private readonly frameEl: HTMLDivElement;
+  /** Privacy areas, blacked out over the live video (the server blanks its own pictures). */
+  private readonly privacyEl: SVGSVGElement;
   private imgEl: HTMLImageElement;
   private readonly placeholderEl: HTMLDivElement;
   private readonly boxesEl: HTMLDivElement;
@@ -122,7 +124,12 @@ export class CameraTile {
     this.placeholderEl = el("div", "tile__placeholder", "No frame yet");
     this.boxesEl = el("div", "tile__boxes");
     this.boxesEl.setAttribute("aria-hidden", "true");
-    this.frameEl.append(this.imgEl, this.boxesEl);
+    this.privacyEl = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+    this.privacyEl.setAttribute("class", "tile__privacy");
+    this.privacyEl.setAttribute("viewBox", "0 0 1 1");
+    this.privacyEl.setAttribute("preserveAspectRatio", "none");
+    this.privacyEl.setAttribute("aria-hidden", "true");
+    this.frameEl.append(this.imgEl, this.privacyEl, this.boxesEl);
     this.messageEl = el("p", "tile__message");
     this.messageEl.id = `${idBase}-msg`;
     this.noticeEl = el("p", "tile__notice");
@@ -163,7 +170,6 @@ export class CameraTile {
       changed: () => this.render(),
     });
     this.live = live;
-    this.element.dataset["video"] = "live";
     this.frameEl.prepend(live.video);
     live.start();
   }
@@ -198,6 +204,7 @@ export class CameraTile {
       this.hasFrame = true;
       this.placeholderEl.hidden = true;
       this.element.dataset["hasFrame"] = "true";
+      this.element.dataset["video"] = "live";
     }
     let match: DetectionsEvent | undefined;
     for (const e of this.recent) {
@@ -269,6 +276,21 @@ export class CameraTile {
     this.recent.splice(i, 0, event);
     const newest = this.recent[this.recent.length - 1]?.media_time_us ?? 0;
     while (this.recent.length > 0 && (this.recent[0]?.media_time_us ?? 0) < newest - DETECTIONS_KEPT_US) this.recent.shift();
+    // Analysed after its frame went up (slow detector, very low latency): draw it on the frame still on screen.
+    const shown = this.live.shownUs;
+    if (shown !== null && event.media_time_us <= shown && event.media_time_us > this.drawnUs) this.frameShown(shown);
+  }
+
+  /** The camera's privacy areas (0..1 of the frame), drawn opaque over the picture. */
+  setPrivacy(areas: readonly (readonly [number, number][])[]): void {
+    this.privacyEl.replaceChildren(
+      ...areas.map((points) => {
+        const polygon = document.createElementNS("http://www.w3.org/2000/svg", "polygon");
+        polygon.setAttribute("points", points.map(([x, y]) => `${x},${y}`).join(" "));
+        return polygon;
+      }),
+    );
+    this.element.dataset["privacyAreas"] = String(areas.length);
   }
 
   private drawBoxes(detections: readonly FrameDetection[]): void {

@@ -128,6 +128,12 @@ export class GridLayout {
     tile.focus();
   }
 
+  /** A camera alone, large (from an alarm); stays focused if it already is. */
+  focusTile(tile: HTMLElement): void {
+    const position = [...this.grid.children].indexOf(tile) + 1;
+    if (position > 0 && !tile.classList.contains("tile--focused")) this.focus(position);
+  }
+
   /** F: full screen (the grid, or the focused camera in it). */
   fullscreen(): void {
     if (document.fullscreenElement) void document.exitFullscreen();

@@ -8,19 +8,27 @@ import {
   SESSION_EXPIRED_MESSAGE,
   SessionExpiredError,
   getHealth,
+  listAlerts,
   listCameras,
+  listZones,
   listDetections,
   type Camera,
   type ServerEvent,
+  type Zone,
 } from "./api";
+import { AlarmQueue } from "./alarmQueue";
 import { CameraDialog } from "./cameraDialog";
 import { CameraTile } from "./cameraTile";
+import { RulesDialog } from "./rulesDialog";
 import { DetectionsList, rowsFromEvent, rowsFromStored } from "./detectionsList";
 import { GridLayout } from "./gridLayout";
 import { HealthView } from "./health";
 
 const HEALTH_REFRESH_MS = 15_000;
+
+const privacyOf = (zones: readonly Zone[]): [number, number][][] => zones.filter((z) => z.kind === "privacy").map((z) => z.points);
 const INITIAL_DETECTIONS = 50;
+const INITIAL_ALERTS = 200;
 
 function byId<T extends HTMLElement>(id: string): T {
   const node = document.getElementById(id);
@@ -34,19 +42,34 @@ class App {
   private readonly banner = byId<HTMLDivElement>("banner");
   private readonly health = new HealthView();
   readonly layout = new GridLayout(this.grid, document.querySelectorAll<HTMLButtonElement>(".segmented [data-columns]"));
+  private readonly rulesDialog = new RulesDialog((id, zones) => this.tiles.get(id)?.setPrivacy(privacyOf(zones)));
   private readonly addDialog = new CameraDialog(
     (camera) => this.upsertCamera(camera),
     (id) => this.removeCamera(id),
+    (camera) => void this.rulesDialog.open(camera),
   );
   private readonly tiles = new Map<number, CameraTile>();
   private readonly detections = new DetectionsList({
     cameraName: (id) => this.tiles.get(id)?.name ?? `Camera ${id}`,
     limit: INITIAL_DETECTIONS,
   });
+  readonly alarms = new AlarmQueue({
+    cameraName: (id) => this.tiles.get(id)?.name ?? `Camera ${id}`,
+    cameras: () => [...this.tiles.entries()].map(([id, tile]) => ({ id, name: tile.name })),
+    showCamera: (id) => {
+      const tile = this.tiles.get(id);
+      if (tile) this.layout.focusTile(tile.element);
+    },
+    onCount: (n) => {
+      document.title = n > 0 ? `(${n}) Peregrine` : "Peregrine";
+    },
+  });
   private readonly stream = new EventStream({
     onEvent: (event) => this.onEvent(event),
     onOpen: (reconnect) => {
+      // Alerts raised between the first load and this socket opening would be missed.
       if (reconnect) void this.resync();
+      else void this.refreshAlerts();
     },
     onStatus: (status) => {
       if (this.expired) return;
@@ -61,22 +84,24 @@ class App {
   private retryDelayMs = 1_000;
 
   constructor() {
-    document.body.append(this.addDialog.element);
+    document.body.append(this.addDialog.element, this.rulesDialog.element);
     byId<HTMLButtonElement>("add-camera").addEventListener("click", () => this.addDialog.open());
-    byId("side").append(this.detections.element);
+    byId("side").append(this.alarms.element, this.detections.element);
   }
 
   async start(): Promise<void> {
     try {
-      const [health, cameras, detections] = await Promise.all([
+      const [health, cameras, detections, alerts] = await Promise.all([
         getHealth(),
         listCameras(),
         listDetections({ limit: INITIAL_DETECTIONS }),
+        listAlerts(["new", "acknowledged", "closed"], INITIAL_ALERTS),
       ]);
       this.clearBanner();
       this.health.set(health);
       this.syncCameras(cameras);
       this.detections.reset(rowsFromStored(detections));
+      this.alarms.reset(alerts.alerts);
     } catch (err) {
       if (this.handleError(err, "Could not load Peregrine")) {
         window.setTimeout(() => void this.start(), this.retryDelayMs);
@@ -98,18 +123,34 @@ class App {
         this.detections.add(rowsFromEvent(event));
         break;
       }
+      case "alert":
+        this.alarms.upsert(event.alert);
+        break;
     }
   }
 
   /** After a WS reconnect, events may have been missed: refetch state. */
   private async resync(): Promise<void> {
     try {
-      const [health, cameras] = await Promise.all([getHealth(), listCameras()]);
+      const [health, cameras, alerts] = await Promise.all([
+        getHealth(),
+        listCameras(),
+        listAlerts(["new", "acknowledged", "closed"], INITIAL_ALERTS),
+      ]);
       this.clearBanner();
       this.health.set(health);
       this.syncCameras(cameras);
+      this.alarms.reset(alerts.alerts);
     } catch (err) {
       this.handleError(err, "Could not refresh the camera list");
+    }
+  }
+
+  private async refreshAlerts(): Promise<void> {
+    try {
+      this.alarms.reset((await listAlerts(["new", "acknowledged", "closed"], INITIAL_ALERTS)).alerts);
+    } catch (err) {
+      this.handleError(err, "Could not load the alarms");
     }
   }
 
@@ -147,6 +188,7 @@ class App {
     }
     const tile = new CameraTile(camera, (c) => this.addDialog.openEdit(c));
     this.tiles.set(camera.id, tile);
+    listZones(camera.id).then((zones) => tile.setPrivacy(privacyOf(zones)), () => undefined);
     tile.element.tabIndex = -1;
     this.layout.place(tile.element, camera.id);
     this.afterCamerasChanged();
@@ -232,9 +274,10 @@ function bindBoxesToggle(): () => void {
 
 /**
  * Keyboard: 1–9 one camera, G grid size, F full screen, Esc back, B boxes,
- * D latency overlay, Shift+←/→ moves the tile that has focus.
+ * D latency overlay, Shift+←/→ moves the tile that has focus; alarms:
+ * N next new, A acknowledge, Enter open, C close with a note.
  */
-function bindShortcuts(layout: GridLayout, toggleBoxes: () => void): void {
+function bindShortcuts(layout: GridLayout, alarms: AlarmQueue, toggleBoxes: () => void): void {
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
     const target = event.target as HTMLElement | null;
@@ -249,7 +292,18 @@ function bindShortcuts(layout: GridLayout, toggleBoxes: () => void): void {
       return;
     }
     const key = event.key.toLowerCase();
-    if (key === "b") toggleBoxes();
+    // Enter belongs to a focused button or link; elsewhere it opens the alarm.
+    if (key === "enter") {
+      if (!target || target === document.body || target.closest(".alarms__list")) {
+        event.preventDefault();
+        alarms.open();
+      }
+      return;
+    }
+    if (key === "n") alarms.next();
+    else if (key === "a") alarms.acknowledge();
+    else if (key === "c") alarms.closeWithNote();
+    else if (key === "b") toggleBoxes();
     else if (key === "d") document.body.classList.toggle("show-debug");
     else if (key === "g") layout.cycle();
     else if (key === "f") layout.fullscreen();
@@ -259,5 +313,5 @@ function bindShortcuts(layout: GridLayout, toggleBoxes: () => void): void {
 }
 
 const app = new App();
-bindShortcuts(app.layout, bindBoxesToggle());
+bindShortcuts(app.layout, app.alarms, bindBoxesToggle());
 void app.start();

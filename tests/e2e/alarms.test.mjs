@@ -1,0 +1,128 @@
+// End-to-end: the demo raises explained alerts with no clicks (each demo
+// camera starts with a gate line, an entrance zone and two rules), the alarm
+// sound is blocked until the operator interacts (a red banner says so), and
+// the queue is worked by keyboard alone: N, A, C + note + Enter.
+
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import { CHROMIUM_ARGS, artifactsDir, launchBrowser, startDemo } from "./harness.mjs";
+
+const FIRST_ALERT_MS = 60_000;
+
+test("the demo raises an alert before any click; the queue works by keyboard", { timeout: 150_000 }, async () => {
+  let demo;
+  let browser;
+  try {
+    demo = await startDemo({ cameras: 2 });
+    // The autoplay rule of a desktop browser nobody has clicked in yet
+    // (Playwright's default lets pages play sound freely).
+    browser = await launchBrowser({
+      ignoreDefaultArgs: ["--autoplay-policy=no-user-gesture-required"],
+      args: [...CHROMIUM_ARGS, "--autoplay-policy=document-user-activation-required"],
+    });
+    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    const errors = [];
+    page.on("pageerror", (err) => errors.push(err.message));
+    // Playwright's evaluate and selector calls count as a user gesture, so the
+    // page reports its own sound state on the console before any of them run.
+    await page.addInitScript(() => {
+      let last = "";
+      new MutationObserver(() => {
+        const state = document.body?.dataset["sound"] ?? "";
+        if (state === last) return;
+        last = state;
+        const banner = document.querySelector("[data-testid=sound-blocked]");
+        console.log(`alarm-sound:${state}:banner-${banner && !banner.hidden ? "shown" : "hidden"}`);
+      }).observe(document, { attributes: true, subtree: true, attributeFilter: ["data-sound"] });
+    });
+    const firstSound = page.waitForEvent("console", { predicate: (m) => m.text().startsWith("alarm-sound:"), timeout: FIRST_ALERT_MS });
+    const launched = Date.now();
+    await page.goto(demo.url, { waitUntil: "load" });
+    // No click yet: the browser refused to play, and the banner says so.
+    assert.equal((await firstSound).text(), "alarm-sound:blocked:banner-shown");
+    mkdirSync(artifactsDir, { recursive: true });
+    const screenshot = path.join(artifactsDir, "alarms.png");
+
+    try {
+      await page.waitForSelector("[data-testid=alarm][data-state=new]", { timeout: FIRST_ALERT_MS });
+    } catch (err) {
+      await page.screenshot({ path: screenshot }).catch(() => {});
+      throw new Error(`no alert within ${FIRST_ALERT_MS / 1000} s of launch: ${err.message}\n${errors.join("\n")}\n${demo.output()}`);
+    }
+    const firstAlertS = (Date.now() - launched) / 1000;
+    const first = await page.evaluate(() => {
+      const item = document.querySelector("[data-testid=alarm][data-state=new]");
+      return { why: item?.querySelector(".alarm__why")?.textContent ?? "", thumb: item?.querySelector("img")?.getAttribute("src") ?? "" };
+    });
+    console.log(`first alert ${firstAlertS.toFixed(1)} s after the page opened: ${first.why}`);
+    assert.match(first.why, /^Person (crossed (inbound|outbound)|entered) “(Gate line|Entrance)” \(score 0\.\d\d, track \d+\): rule “/);
+    assert.match(first.thumb, /^\/api\/v1\/alerts\/\d+\/snapshot\.jpg$/);
+
+    assert.equal(await page.isVisible("[data-testid=sound-blocked]"), true, "the banner stays until the sound plays");
+    await page.screenshot({ path: screenshot });
+    await page.click("[data-testid=sound-blocked]");
+    await page.waitForFunction(() => document.querySelector("[data-testid=alarm-audio]")?.paused === false, null, { timeout: 5_000 });
+    assert.equal(await page.isHidden("[data-testid=sound-blocked]"), true, "the banner goes once the sound plays");
+
+    // Keyboard only: N selects the next new alert, A acknowledges it.
+    await page.evaluate(() => document.activeElement instanceof HTMLElement && document.activeElement.blur());
+    await page.keyboard.press("n");
+    const selected = await page.getAttribute("[data-testid=alarm][aria-selected=true]", "data-alert-id");
+    assert.ok(selected, "N selected an alert");
+    await page.keyboard.press("a");
+    await page.waitForSelector(`[data-testid=alarm][data-alert-id="${selected}"][data-state=acknowledged]`, { timeout: 5_000 });
+    // C opens it ready for a note; Enter closes it with the note.
+    await page.keyboard.press("c");
+    await page.waitForSelector("[data-testid=alert-dialog][open]", { timeout: 5_000 });
+    await page.keyboard.type("Checked on camera: visitor");
+    await page.keyboard.press("Enter");
+    await page.waitForSelector("[data-testid=alert-dialog][open]", { state: "detached", timeout: 5_000 });
+    const stored = await page.evaluate(async (id) => (await fetch(`/api/v1/alerts/${id}`)).json(), selected);
+    assert.equal(stored.state, "closed");
+    assert.equal(stored.note, "Checked on camera: visitor");
+    assert.deepEqual(stored.history.map((h) => h.state), ["new", "acknowledged", "closed"]);
+    // Closed alarms leave the open queue.
+    assert.equal(await page.locator(`[data-testid=alarm][data-alert-id="${selected}"]`).count(), 0);
+
+    // A site owner draws an area with the mouse and arms a template on it in two clicks.
+    await page.locator("[data-testid=camera-tile]").first().locator("[data-testid=edit-camera]").click();
+    await page.click("[data-testid=open-rules]");
+    await page.waitForSelector("[data-testid=rules-dialog][open]");
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=rule]").length === 3, null, { timeout: 5_000 });
+    await page.waitForFunction(() => document.querySelector(".rules__img")?.naturalWidth > 0, null, { timeout: 10_000 });
+    await page.click("[data-draw=zone]");
+    const stage = await page.locator(".rules__img").boundingBox();
+    for (const [fx, fy] of [[0.1, 0.1], [0.4, 0.1], [0.4, 0.4], [0.1, 0.4]]) {
+      await page.mouse.click(stage.x + fx * stage.width, stage.y + fy * stage.height);
+      await page.waitForTimeout(350); // separate clicks, not a double-click
+    }
+    await page.fill(".rules__name", "Back door");
+    await page.click("text=Save shape");
+    await page.waitForFunction(() => [...document.querySelectorAll("[data-testid=zone-list] li")].some((li) => li.textContent?.includes("Back door")), null, { timeout: 5_000 });
+    await page.selectOption("select[aria-label='Rule template']", "loitering");
+    assert.equal(await page.$eval("select[aria-label='Area or line the rule watches'] option:checked", (o) => o.textContent), "Entrance");
+    await page.selectOption("select[aria-label='Area or line the rule watches']", { label: "Back door" });
+    await page.click("[data-testid=add-rule]");
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=rule]").length === 4, null, { timeout: 5_000 });
+    await page.screenshot({ path: path.join(artifactsDir, "rules.png") });
+    const cameraId = await page.locator("[data-testid=camera-tile]").first().getAttribute("data-camera-id");
+    const [zones, rules] = await page.evaluate(async (id) => Promise.all([
+      (await fetch(`/api/v1/cameras/${id}/zones`)).json(),
+      (await fetch(`/api/v1/cameras/${id}/rules`)).json(),
+    ]), cameraId);
+    const door = zones.find((z) => z.name === "Back door");
+    assert.equal(door?.kind, "zone");
+    assert.equal(door.points.length, 4);
+    for (const [[x, y], [fx, fy]] of door.points.map((p, i) => [p, [[0.1, 0.1], [0.4, 0.1], [0.4, 0.4], [0.1, 0.4]][i]])) {
+      assert.ok(Math.abs(x - fx) < 0.02 && Math.abs(y - fy) < 0.02, `corner ${x},${y} where the mouse clicked ${fx},${fy}`);
+    }
+    const loiter = rules.find((r) => r.template === "loitering");
+    assert.deepEqual(loiter?.trigger, { type: "loiter", zone_id: door.id, seconds: 60 });
+    assert.deepEqual(errors, [], "no page errors");
+  } finally {
+    await browser?.close().catch(() => {});
+    await demo?.stop();
+  }
+});
