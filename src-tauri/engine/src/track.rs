@@ -262,7 +262,10 @@ impl Tracker {
             let predicted = track.predicted(t);
             for &i in candidates {
                 let d = &detections[i];
-                let overlap = crate::detect::iou(&predicted, &d.bbox);
+                // Where it should be by now, or where it was last seen: an
+                // object that stopped while unseen is still itself.
+                let overlap = crate::detect::iou(&predicted, &d.bbox)
+                    .max(crate::detect::iou(&track.bbox, &d.bbox));
                 let needed = if d.class == track.class() {
                     MATCH_IOU
                 } else {
