@@ -31,6 +31,8 @@ export interface Camera {
   /** Classes kept for this camera; null keeps all. */
   classes: string[] | null;
   min_score: number;
+  /** Present when the camera has a sub stream: the health of the stream detection runs on. */
+  detect_stream?: { state: CameraState; message: string; fps: number; width: number | null; height: number | null };
 }
 
 /** Normalised box (0..1), top-left origin, relative to the frame. */
@@ -205,6 +207,8 @@ async function sendJson<T>(method: string, path: string, body: unknown): Promise
 export interface CameraInput {
   name: string;
   url: string;
+  /** The camera's sub stream, for detection; null: detect on the main stream. */
+  sub_url?: string | null;
   username?: string;
   password?: string;
   detect_fps?: number;
@@ -225,6 +229,16 @@ export interface StreamInfo {
 export type ConnectionReport = { ok: true; stream: StreamInfo } | { ok: false; code: string; message: string };
 
 /** Fields to change; `null` clears an optional one (username, password). */
+/** What an ONVIF camera says about itself and its streams. */
+export interface OnvifReport {
+  device: { manufacturer: string; model: string; firmware: string; serial: string };
+  profiles: { token: string; name: string; encoding: string; width: number | null; height: number | null; fps: number | null; stream_uri: string }[];
+}
+
+export function onvifProbe(input: { host: string; port?: number; username?: string; password?: string }): Promise<OnvifReport> {
+  return sendJson<OnvifReport>("POST", "/onvif/probe", input);
+}
+
 export type CameraPatch = Partial<Omit<CameraInput, "username" | "password">> & {
   username?: string | null;
   password?: string | null;

@@ -61,6 +61,7 @@ export class CameraTile {
   private readonly boxesEl: HTMLDivElement;
   private readonly messageEl: HTMLParagraphElement;
   private readonly fpsEl: HTMLElement;
+  private readonly detectEl: HTMLParagraphElement;
   private readonly bitrateEl: HTMLElement;
   private readonly resolutionEl: HTMLElement;
   private readonly lastFrameEl: HTMLTimeElement;
@@ -154,8 +155,12 @@ export class CameraTile {
     stat("Bitrate", this.bitrateEl);
     stat("Size", this.resolutionEl);
     stat("last frame", lastFrameDd);
+    // Only for cameras with a sub stream: how the stream detection runs on is doing.
+    this.detectEl = el("p", "tile__detect");
+    this.detectEl.dataset["testid"] = "detect-stream";
+    this.detectEl.hidden = true;
 
-    this.element.append(head, this.viewEl, stats);
+    this.element.append(head, this.viewEl, stats, this.detectEl);
     const why = whyNot();
     if (why === null) this.startLive();
     else this.fallBackToSnapshots(why);
@@ -182,9 +187,10 @@ export class CameraTile {
     this.recent = [];
     this.boxesLagMs = null;
     this.boxesEl.replaceChildren();
-    this.noticeEl.textContent =
-      `Live video unavailable in this window (${reason}): showing snapshots. ` +
-      "On Linux, install gstreamer1.0-libav.";
+    const fix = reason.includes("H.265")
+      ? "Set the camera to H.264 for live video here."
+      : "On Linux, install gstreamer1.0-libav.";
+    this.noticeEl.textContent = `Live video unavailable in this window (${reason}): showing snapshots. ${fix}`;
     this.noticeEl.title = this.noticeEl.textContent;
     this.noticeEl.hidden = false;
     this.element.dataset["video"] = "snapshots";
@@ -405,6 +411,14 @@ export class CameraTile {
     this.fpsEl.textContent = formatFps(c.fps);
     this.bitrateEl.textContent = formatBitrate(c.bitrate_kbps);
     this.resolutionEl.textContent = c.width && c.height ? `${c.width}×${c.height}` : "—";
+    const d = c.detect_stream;
+    this.detectEl.hidden = !d;
+    if (d) {
+      const size = d.width && d.height ? ` ${d.width}×${d.height}` : "";
+      this.detectEl.textContent =
+        d.state === "live" ? `Detection stream: live${size} · ${formatFps(d.fps)}` : `Detection stream ${d.state}: ${d.message}`;
+      this.detectEl.dataset["state"] = d.state;
+    }
     const lastFrame = state === "stale" ? this.lastFrameTime() : c.last_frame_at;
     this.lastFrameEl.textContent = formatClock(lastFrame);
     if (lastFrame) this.lastFrameEl.dateTime = typeof lastFrame === "string" ? lastFrame : lastFrame.toISOString();

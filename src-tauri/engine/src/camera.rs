@@ -66,9 +66,33 @@ pub struct CameraStatus {
     pub last_frame_at: Option<DateTime<Utc>>,
     /// When the next connection attempt is due, while reconnecting or in error.
     pub retry_at: Option<DateTime<Utc>>,
+    /// The sub stream detection runs on, for cameras that have one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detect_stream: Option<StreamHealth>,
+}
+
+/// How a camera's second stream (the one detection runs on) is doing.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct StreamHealth {
+    pub state: CameraState,
+    pub message: String,
+    pub fps: f32,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
 }
 
 impl CameraStatus {
+    /// This status as the health of a detection stream.
+    pub fn health(&self) -> StreamHealth {
+        StreamHealth {
+            state: self.state,
+            message: self.message.clone(),
+            fps: self.fps,
+            width: self.width,
+            height: self.height,
+        }
+    }
+
     pub fn disabled() -> Self {
         Self {
             state: CameraState::Disabled,
@@ -89,6 +113,7 @@ impl Default for CameraStatus {
             height: None,
             last_frame_at: None,
             retry_at: None,
+            detect_stream: None,
         }
     }
 }

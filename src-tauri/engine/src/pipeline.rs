@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use tracing::{error, info};
 
 use crate::analyse::{Analysis, Record};
-use crate::camera::{CameraId, CameraSpec, CameraState, CameraStatus};
+use crate::camera::{CameraId, CameraSpec, CameraState, CameraStatus, StreamHealth};
 use crate::decode::{self, DecodeOutputs, LatestFrame, RgbFrame};
 use crate::detect::{self, DetectorConfig, DetectorQueue, FrameDetections};
 use crate::ingest::{self, FromKeyframe, Publisher};
@@ -121,9 +121,9 @@ impl Engine {
                     sub_url: None,
                     ..spec.clone()
                 };
-                // The sub stream's health is logged; the tile shows the main stream's.
-                let (quiet, _) = broadcast::channel(1);
-                let task = tokio::spawn(ingest::run(sub_spec, sub, StatusHandle::new(id, quiet)));
+                // The sub stream's health travels inside the camera's own status.
+                let sub_status = StatusHandle::for_detect_stream(&status);
+                let task = tokio::spawn(ingest::run(sub_spec, sub, sub_status));
                 (detect_units, Some(task))
             }
         };
@@ -243,6 +243,8 @@ struct StatusInner {
     camera: CameraId,
     events: broadcast::Sender<EngineEvent>,
     state: Mutex<StatusState>,
+    /// Set for a sub stream: its health goes into this camera status instead.
+    parent: Option<StatusHandle>,
 }
 
 struct StatusState {
@@ -253,6 +255,25 @@ struct StatusState {
 
 impl StatusHandle {
     fn new(camera: CameraId, events: broadcast::Sender<EngineEvent>) -> Self {
+        Self::with_parent(camera, events, None)
+    }
+
+    /// The status of a camera's detection stream, reported through `camera`'s.
+    fn for_detect_stream(camera: &StatusHandle) -> Self {
+        let handle = Self::with_parent(
+            camera.0.camera,
+            camera.0.events.clone(),
+            Some(camera.clone()),
+        );
+        camera.set_detect_stream(handle.get().health());
+        handle
+    }
+
+    fn with_parent(
+        camera: CameraId,
+        events: broadcast::Sender<EngineEvent>,
+        parent: Option<StatusHandle>,
+    ) -> Self {
         Self(Arc::new(StatusInner {
             camera,
             events,
@@ -261,7 +282,22 @@ impl StatusHandle {
                 window: VecDeque::new(),
                 last_published: Instant::now(),
             }),
+            parent,
         }))
+    }
+
+    /// Updates the detection stream's health; publishes when a guard would see a change.
+    fn set_detect_stream(&self, health: StreamHealth) {
+        let Ok(mut s) = self.0.state.lock() else {
+            return;
+        };
+        let old = s.status.detect_stream.replace(health.clone());
+        let changed = old
+            .as_ref()
+            .is_none_or(|o| o.state != health.state || o.message != health.message);
+        if changed {
+            self.publish(&mut s);
+        }
     }
 
     pub fn get(&self) -> CameraStatus {
@@ -340,6 +376,10 @@ impl StatusHandle {
 
     fn publish(&self, s: &mut StatusState) {
         s.last_published = Instant::now();
+        if let Some(parent) = &self.0.parent {
+            parent.set_detect_stream(s.status.health());
+            return;
+        }
         let _ = self.0.events.send(EngineEvent::Camera {
             id: self.0.camera,
             status: s.status.clone(),

@@ -282,5 +282,117 @@ async fn live_uses_the_main_stream_and_detection_the_sub_stream() {
         "768,576",
         "detection decodes the sub stream"
     );
+
+    // The sub stream's health is part of the camera's status.
+    let camera = server
+        .wait_for_camera(id, Duration::from_secs(10), |c| {
+            c["detect_stream"]["state"] == "live"
+        })
+        .await;
+    let detect = &camera["detect_stream"];
+    assert_eq!(
+        (detect["width"].as_u64(), detect["height"].as_u64()),
+        (Some(768), Some(576)),
+        "{camera}"
+    );
+    // A sub stream that fails says so while the main stream stays live.
+    let (status, _) = server
+        .send_json(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/cameras/{id}"),
+            &json!({"sub_url": sim.url("nope")}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let camera = server
+        .wait_for_camera(id, Duration::from_secs(20), |c| {
+            c["state"] == "live" && c["detect_stream"]["state"] == "error"
+        })
+        .await;
+    let message = camera["detect_stream"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("not found") || message.contains("path"),
+        "{camera}"
+    );
+    server.running.stop().await;
+}
+
+/// An H.265 camera: "Test connection" names it, the live socket passes it
+/// through as `hvc1` fMP4, and detection decodes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h265_cameras_are_passed_through_and_detected() {
+    let h265 = peregrine_server::assets::footage().with_file_name("vtest-h265.mp4");
+    assert!(
+        h265.is_file(),
+        "H.265 footage missing at {}: run `npm run setup`",
+        h265.display()
+    );
+    let sim = CamSim::start(0, &["--extra-path", &format!("hevc={}", h265.display())]);
+    let server = TestServer::start(true).await;
+
+    let (status, report) = server
+        .send_json(
+            reqwest::Method::POST,
+            "/api/v1/cameras/test",
+            &json!({"url": sim.url("hevc")}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(
+        (
+            report["stream"]["codec"].as_str(),
+            report["stream"]["profile"].as_str()
+        ),
+        (Some("H.265"), Some("Main")),
+        "{report}"
+    );
+
+    let id = add_camera(&server, &sim.url("hevc")).await;
+    server
+        .wait_for_camera(id, Duration::from_secs(30), |c| c["state"] == "live")
+        .await;
+    let ws_url = format!("ws://{}/api/v1/cameras/{id}/live", server.running.addr);
+    let mut request = ws_url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "Authorization",
+        format!("Bearer {}", server.running.token).parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let init = loop {
+        if let Some(Ok(Message::Text(text))) = ws.next().await {
+            break serde_json::from_str::<serde_json::Value>(&text).unwrap();
+        }
+    };
+    assert!(init["mime"].as_str().unwrap().contains("hvc1"), "{init}");
+    let segment = loop {
+        if let Some(Ok(Message::Binary(data))) = ws.next().await {
+            break data;
+        }
+    };
+    assert_eq!(&segment[4..8], b"ftyp");
+    assert!(
+        segment.windows(4).any(|w| w == b"hvcC"),
+        "the init segment carries the hvcC"
+    );
+    drop(ws);
+
+    // Decoded for detection: people are found on it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = server
+            .get_json(&format!(
+                "/api/v1/detections?camera={id}&class=person&limit=1"
+            ))
+            .await;
+        if !found.as_array().unwrap().is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no person detected on the H.265 stream"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
     server.running.stop().await;
 }
