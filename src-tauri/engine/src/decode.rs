@@ -47,6 +47,11 @@ impl RgbFrame {
     }
 }
 
+/// Whether an RFC 6381 codec string names H.265 (`hvc1…` / `hev1…`).
+pub fn is_h265(rfc6381: &str) -> bool {
+    rfc6381.starts_with("hvc1") || rfc6381.starts_with("hev1")
+}
+
 /// The latest picture of a camera, shared with the API for snapshots.
 pub type LatestFrame = Arc<Mutex<Option<Arc<RgbFrame>>>>;
 
@@ -75,7 +80,7 @@ fn run(detect_fps: f32, mut units: broadcast::Receiver<Arc<AccessUnit>>, outputs
     let camera = outputs.camera;
     let interval_us = (1_000_000.0 / f64::from(detect_fps.max(0.1))) as i64;
     let mut sampler = Sampler::new(interval_us);
-    let mut decoder: Option<H264Decoder> = None;
+    let mut decoder: Option<VideoDecoder> = None;
     let mut need_keyframe = true;
     loop {
         let unit = match units.blocking_recv() {
@@ -96,7 +101,7 @@ fn run(detect_fps: f32, mut units: broadcast::Receiver<Arc<AccessUnit>>, outputs
         }
         need_keyframe = false;
         if decoder.as_ref().is_none_or(|d| d.params != unit.params) {
-            match H264Decoder::new(unit.params.clone()) {
+            match VideoDecoder::new(unit.params.clone()) {
                 Ok(d) => decoder = Some(d),
                 Err(e) => {
                     warn!(camera, error = %e, "cannot open decoder");
@@ -144,7 +149,7 @@ impl Sampler {
     }
 }
 
-struct H264Decoder {
+struct VideoDecoder {
     params: Arc<VideoParams>,
     decoder: ffmpeg::decoder::Video,
     to_rgb: Option<Scaler>,
@@ -167,14 +172,19 @@ fn init_ffmpeg() {
     });
 }
 
-impl H264Decoder {
+impl VideoDecoder {
     fn new(params: Arc<VideoParams>) -> Result<Self, EngineError> {
         init_ffmpeg();
         let err = |e: ffmpeg::Error| EngineError::Decode {
             message: e.to_string(),
         };
-        let codec = ffmpeg::decoder::find(ffmpeg::codec::Id::H264).ok_or(EngineError::Decode {
-            message: "this FFmpeg has no H.264 decoder".to_owned(),
+        let (id, name) = if is_h265(&params.rfc6381_codec) {
+            (ffmpeg::codec::Id::HEVC, "H.265")
+        } else {
+            (ffmpeg::codec::Id::H264, "H.264")
+        };
+        let codec = ffmpeg::decoder::find(id).ok_or(EngineError::Decode {
+            message: format!("this FFmpeg has no {name} decoder"),
         })?;
         let mut context = ffmpeg::codec::Context::new_with_codec(codec);
         set_extradata(&mut context, &params.extra_data);

@@ -204,7 +204,7 @@ async fn open(url: &url::Url, credentials: Option<&Credentials>) -> Result<Opene
         .ok_or_else(|| EngineError::NoVideoTrack {
             url: redact_url(url.as_str()),
         })?;
-    if stream.encoding_name() != "h264" {
+    if !matches!(stream.encoding_name(), "h264" | "h265") {
         return Err(EngineError::UnsupportedCodec {
             codec: codec_name(stream.encoding_name()),
         });
@@ -277,9 +277,15 @@ pub async fn probe(
         .zip(times.first())
         .map(|(l, f)| l - f)
         .unwrap_or(0.0);
+    let h265 = crate::decode::is_h265(&params.rfc6381_codec);
     Ok(StreamInfo {
-        codec: "H.264".to_owned(),
-        profile: h264_profile(&params.rfc6381_codec).map(str::to_owned),
+        codec: if h265 { "H.265" } else { "H.264" }.to_owned(),
+        profile: if h265 {
+            h265_profile(&params.rfc6381_codec)
+        } else {
+            h264_profile(&params.rfc6381_codec)
+        }
+        .map(str::to_owned),
         rfc6381_codec: params.rfc6381_codec.clone(),
         width: params.width,
         height: params.height,
@@ -299,6 +305,21 @@ fn h264_profile(rfc6381: &str) -> Option<&'static str> {
         110 => "High 10",
         122 => "High 4:2:2",
         244 => "High 4:4:4",
+        _ => return None,
+    })
+}
+
+/// The profile named by an `hvc1.P.…` codec string (general_profile_idc).
+fn h265_profile(rfc6381: &str) -> Option<&'static str> {
+    let rest = rfc6381
+        .strip_prefix("hvc1.")
+        .or_else(|| rfc6381.strip_prefix("hev1."))?;
+    let idc = rest.split('.').next()?.trim_start_matches(['A', 'B', 'C']);
+    Some(match idc.parse::<u8>().ok()? {
+        1 => "Main",
+        2 => "Main 10",
+        3 => "Main Still Picture",
+        4 => "Range Extensions",
         _ => return None,
     })
 }
@@ -449,5 +470,8 @@ mod tests {
         assert_eq!(h264_profile("avc1.640028"), Some("High"));
         assert_eq!(h264_profile("avc1.42E01F"), Some("Baseline"));
         assert_eq!(h264_profile("hvc1.1.6.L93"), None);
+        assert_eq!(h265_profile("hvc1.1.6.L93.B0"), Some("Main"));
+        assert_eq!(h265_profile("hev1.2.4.L120.B0"), Some("Main 10"));
+        assert_eq!(h265_profile("avc1.4D401E"), None);
     }
 }
