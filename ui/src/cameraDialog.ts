@@ -7,6 +7,7 @@ import {
   ApiError,
   createCamera,
   deleteCamera,
+  onvifProbe,
   testConnection,
   updateCamera,
   type Camera,
@@ -15,7 +16,7 @@ import {
 } from "./api";
 import { el } from "./format";
 
-const FIELDS = ["name", "url", "username", "password", "detect_fps", "classes", "min_score"] as const;
+const FIELDS = ["name", "url", "sub_url", "username", "password", "detect_fps", "classes", "min_score"] as const;
 type Field = (typeof FIELDS)[number];
 
 export class CameraDialog {
@@ -32,6 +33,8 @@ export class CameraDialog {
   private editing: Camera | null = null;
 
   private readonly rulesButton: HTMLButtonElement;
+  private readonly onvifHost = el("input");
+  private readonly onvifResults = el("div");
 
   constructor(
     private readonly saved: (camera: Camera) => void,
@@ -47,9 +50,11 @@ export class CameraDialog {
     this.title.id = "camera-dialog-title";
     this.form.append(this.title);
     this.field("name", "Name", "text", "Back door");
-    this.field("url", "RTSP URL", "text", "rtsp://192.168.1.20:554/stream1");
+    this.field("url", "RTSP URL (live view and recording)", "text", "rtsp://192.168.1.20:554/stream1");
+    this.field("sub_url", "Detection stream URL (optional: the camera's sub stream)", "text", "rtsp://192.168.1.20:554/stream2");
     this.field("username", "Username (optional)", "text", "");
     this.field("password", "Password (optional)", "password", "");
+    this.form.append(this.onvifFinder());
     this.field("detect_fps", "Detections per second", "number", "5");
     this.field("classes", "Detect only (comma-separated, empty for all)", "text", "person, car, truck");
     this.field("min_score", "Minimum score", "number", "0.5");
@@ -123,6 +128,9 @@ export class CameraDialog {
     };
     set("name", camera?.name ?? "");
     set("url", camera?.url ?? "");
+    set("sub_url", camera?.sub_url ?? "");
+    this.onvifResults.replaceChildren();
+    this.onvifHost.value = "";
     set("username", camera?.username ?? "");
     set("detect_fps", String(camera?.detect_fps ?? 5));
     set("classes", camera?.classes?.join(", ") ?? "");
@@ -131,6 +139,63 @@ export class CameraDialog {
     if (password) password.placeholder = camera?.has_password ? "unchanged (type to replace)" : "";
     this.element.showModal();
     this.inputs.get("name")?.focus();
+  }
+
+  /**
+   * ONVIF: the camera's address (and the username and password above) →
+   * its streams, each with buttons that fill in the URL fields.
+   */
+  private onvifFinder(): HTMLElement {
+    const wrap = el("div", "dialog__field");
+    const label = el("label", undefined, "Or find the streams with ONVIF: the camera's address");
+    label.htmlFor = "camera-onvif-host";
+    const row = el("div", "dialog__row");
+    this.onvifHost.id = "camera-onvif-host";
+    this.onvifHost.placeholder = "192.168.1.20 or 192.168.1.20:8080";
+    this.onvifHost.autocomplete = "off";
+    const find = this.button("Find streams", "button", () => void this.findStreams());
+    find.dataset["testid"] = "onvif-find";
+    row.append(this.onvifHost, find);
+    this.onvifResults.className = "dialog__onvif";
+    this.onvifResults.setAttribute("role", "status");
+    wrap.append(label, row, this.onvifResults);
+    return wrap;
+  }
+
+  private async findStreams(): Promise<void> {
+    const raw = this.onvifHost.value.trim();
+    // host:port; an IPv6 address (several colons) is taken whole.
+    const parts = raw.split(":");
+    const host = parts.length === 2 ? (parts[0] ?? "") : raw;
+    const port = parts.length === 2 && /^\d+$/.test(parts[1] ?? "") ? Number(parts[1]) : undefined;
+    this.onvifResults.replaceChildren(el("p", undefined, "Asking the camera…"));
+    const username = this.value("username");
+    const password = this.inputs.get("password")?.value ?? "";
+    try {
+      const report = await onvifProbe({ host, ...(port ? { port } : {}), ...(username ? { username } : {}), ...(password ? { password } : {}) });
+      const d = report.device;
+      const rows = report.profiles.map((p) => {
+        const li = el("li", "dialog__profile");
+        const size = p.width && p.height ? ` · ${p.width}×${p.height}` : "";
+        const fps = p.fps ? ` · ${p.fps} fps` : "";
+        li.append(el("span", undefined, `${p.name}: ${p.encoding}${size}${fps}`));
+        const live = this.button("Use for live", "button", () => this.setValue("url", p.stream_uri));
+        const detect = this.button("Use for detection", "button", () => this.setValue("sub_url", p.stream_uri));
+        li.append(live, detect);
+        return li;
+      });
+      const list = el("ul", "dialog__profiles");
+      list.append(...rows);
+      this.onvifResults.replaceChildren(el("p", undefined, `${d.manufacturer} ${d.model} (firmware ${d.firmware}): ${report.profiles.length} stream${report.profiles.length === 1 ? "" : "s"}`), list);
+      if (report.profiles[0] && !this.value("url")) this.setValue("url", report.profiles[0].stream_uri);
+    } catch (e) {
+      this.onvifResults.replaceChildren(el("p", "dialog__error", e instanceof Error ? e.message : String(e)));
+    }
+  }
+
+  private setValue(name: Field, value: string): void {
+    const input = this.inputs.get(name);
+    if (input) input.value = value;
   }
 
   private field(name: Field, label: string, type: string, placeholder: string): void {
@@ -165,7 +230,7 @@ export class CameraDialog {
   }
 
   private input(): CameraInput {
-    const body: CameraInput = { name: this.value("name"), url: this.value("url") };
+    const body: CameraInput = { name: this.value("name"), url: this.value("url"), sub_url: this.value("sub_url") || null };
     if (this.value("username")) body.username = this.value("username");
     const password = this.inputs.get("password")?.value ?? "";
     if (password) body.password = password;
@@ -228,6 +293,7 @@ export class CameraDialog {
     const patch: CameraPatch = {};
     if (input.name !== camera.name) patch.name = input.name;
     if (input.url !== camera.url) patch.url = input.url;
+    if ((input.sub_url ?? null) !== camera.sub_url) patch.sub_url = input.sub_url ?? null;
     const username = input.username ?? null;
     if (username !== camera.username) patch.username = username;
     if (input.password) patch.password = input.password;
