@@ -272,17 +272,26 @@ impl CameraAnalysis {
             .collect()
     }
 
-    /// Tracks whose best score improved on this frame get a new thumbnail and colours.
+    /// Tracks whose best score improved on this frame get a new thumbnail and
+    /// colours; a track just confirmed gets its first (its best box may
+    /// date from before it had an id).
     fn refresh_best_views(&mut self, t: MediaTime, picture: &RgbFrame) {
         for track in self.tracker.active() {
-            if track.best_time != t || !track.seen_now() {
+            let improved = track.best_time == t;
+            let first = !self.best.contains_key(&track.id);
+            if !track.seen_now() || !(improved || first) {
                 continue;
             }
+            let b = if improved {
+                track.best_bbox
+            } else {
+                track.bbox
+            };
             let view = self.best.entry(track.id).or_default();
-            view.thumbnail = crop_jpeg(picture, &track.best_bbox);
-            view.colours = colour::dominant(picture, &track.best_bbox);
+            view.thumbnail = crop_jpeg(picture, &b);
+            view.colours = colour::dominant(picture, &b);
             if track.class() == "person" {
-                let (upper, lower) = colour::body_regions(&track.best_bbox);
+                let (upper, lower) = colour::body_regions(&b);
                 view.upper = colour::dominant(picture, &upper);
                 view.lower = colour::dominant(picture, &lower);
             }
