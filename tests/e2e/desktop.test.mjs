@@ -64,6 +64,10 @@ test("the desktop window opens on the demo cameras", { timeout: 240_000 }, async
     for (let i = 0; i < 120 && !/tray updated new_alarms=[1-9]/.test(output); i++) await sleep(500);
     assert.match(output, /tray updated new_alarms=[1-9]/, `the tray never counted a new alarm:\n${output}`);
     assert.match(output, /notification shown|cannot show a desktop notification/, `no notification was attempted:\n${output}`);
+    // Whichever it was, the alarm queue is told (a failure is flagged there).
+    const health = await fetch(`http://127.0.0.1:${port}/api/v1/health`, { headers: { Authorization: `Bearer ${token}` } }).then((r) => r.json());
+    const failed = /cannot show a desktop notification/.test(output);
+    assert.equal(health.notifications?.ok, !failed, `health.notifications: ${JSON.stringify(health.notifications)}`);
 
     // Give the page a moment to draw, then look at the screen.
     await sleep(3000);

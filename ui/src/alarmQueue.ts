@@ -30,6 +30,7 @@ export class AlarmQueue {
   private readonly cameraSelect: HTMLSelectElement;
   private readonly prioritySelect: HTMLSelectElement;
   private readonly error: HTMLParagraphElement;
+  private readonly notifyFailed: HTMLParagraphElement;
   private readonly dialog: AlertDialog;
   private readonly alerts = new Map<number, Alert>();
   private selected: number | null = null;
@@ -70,6 +71,9 @@ export class AlarmQueue {
     const filters = el("div", "alarms__filters");
     filters.append(this.filterSelect, this.cameraSelect, this.prioritySelect);
     head.append(title, this.count);
+    this.notifyFailed = el("p", "alarms__error");
+    this.notifyFailed.dataset["testid"] = "notifications-failed";
+    this.notifyFailed.hidden = true;
     const banner = el("button", "alarms__blocked", "Alarm sound is blocked: click to enable");
     banner.type = "button";
     banner.dataset["testid"] = "sound-blocked";
@@ -85,9 +89,15 @@ export class AlarmQueue {
     this.empty = el("p", "alarms__empty", "No open alarms.");
     const keys = el("p", "alarms__keys");
     keys.innerHTML = "<kbd>N</kbd> next · <kbd>A</kbd> acknowledge · <kbd>Enter</kbd> open · <kbd>C</kbd> close";
-    this.element.append(head, filters, banner, this.error, this.list, this.empty, keys, this.sound.audio);
+    this.element.append(head, filters, banner, this.notifyFailed, this.error, this.list, this.empty, keys, this.sound.audio);
     this.dialog = new AlertDialog(this, options);
     document.body.append(this.dialog.element);
+  }
+
+  /** Flags desktop notifications that cannot be shown (the desktop window reports it). */
+  setNotifications(status: { ok: boolean; message: string } | undefined): void {
+    this.notifyFailed.hidden = !status || status.ok;
+    this.notifyFailed.textContent = status && !status.ok ? `⚠ ${status.message}` : "";
   }
 
   /** Replaces the queue (start, or after a reconnect). */

@@ -6,6 +6,8 @@ export interface Health {
   version: string;
   uptime_s: number;
   cameras: number;
+  /** Desktop window only: whether native notifications could be shown. */
+  notifications?: { ok: boolean; message: string };
 }
 
 export interface Camera {

@@ -99,6 +99,7 @@ class App {
       ]);
       this.clearBanner();
       this.health.set(health);
+      this.alarms.setNotifications(health.notifications);
       this.syncCameras(cameras);
       this.detections.reset(rowsFromStored(detections));
       this.alarms.reset(alerts.alerts);
@@ -139,6 +140,7 @@ class App {
       ]);
       this.clearBanner();
       this.health.set(health);
+      this.alarms.setNotifications(health.notifications);
       this.syncCameras(cameras);
       this.alarms.reset(alerts.alerts);
     } catch (err) {
@@ -156,7 +158,9 @@ class App {
 
   private async refreshHealth(): Promise<void> {
     try {
-      this.health.set(await getHealth());
+      const health = await getHealth();
+      this.health.set(health);
+      this.alarms.setNotifications(health.notifications);
       this.clearBanner();
     } catch (err) {
       this.handleError(err, "Could not reach the Peregrine server");

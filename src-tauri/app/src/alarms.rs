@@ -11,6 +11,9 @@ use tauri_plugin_notification::NotificationExt;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tracing::{info, warn};
 
+/// The setting the health answer reads (`notifications`).
+const NOTIFICATIONS_KEY: &str = "desktop_notifications";
+
 /// Creates the tray icon and follows the alerts until the server stops.
 pub fn start(
     app: &AppHandle,
@@ -36,11 +39,16 @@ pub fn start(
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         update_tray(&tray, &store).await;
+        let mut last_shown: Option<Result<(), String>> = None;
         loop {
             match alerts.recv().await {
                 Ok(notice) => {
                     if let AlertNotice::Raised(alert) = &notice {
-                        notify(&app, alert);
+                        let shown = notify(&app, alert);
+                        if last_shown.as_ref() != Some(&shown) {
+                            record(&store, &shown).await;
+                            last_shown = Some(shown);
+                        }
                     }
                     update_tray(&tray, &store).await;
                 }
@@ -72,7 +80,7 @@ async fn update_tray(tray: &TrayIcon, store: &Store) {
     info!(new_alarms = new, "tray updated");
 }
 
-fn notify(app: &AppHandle, alert: &AlertRow) {
+fn notify(app: &AppHandle, alert: &AlertRow) -> Result<(), String> {
     let shown = app
         .notification()
         .builder()
@@ -80,9 +88,32 @@ fn notify(app: &AppHandle, alert: &AlertRow) {
         .body(&alert.explanation)
         .show();
     match shown {
-        Ok(()) => info!(alert = alert.id, "notification shown"),
+        Ok(()) => {
+            info!(alert = alert.id, "notification shown");
+            Ok(())
+        }
         // No notification service (a kiosk without a desktop): the queue and its sound still work.
-        Err(e) => warn!(alert = alert.id, error = %e, "cannot show a desktop notification"),
+        Err(e) => {
+            warn!(alert = alert.id, error = %e, "cannot show a desktop notification");
+            Err(e.to_string())
+        }
+    }
+}
+
+/// Tells the UI (through the health answer) whether notifications work,
+/// so a failure is flagged in the alarm queue rather than only logged.
+async fn record(store: &Store, shown: &Result<(), String>) {
+    let value = match shown {
+        Ok(()) => serde_json::json!({"ok": true, "message": ""}),
+        Err(e) => {
+            serde_json::json!({"ok": false, "message": format!("desktop notifications cannot be shown: {e}")})
+        }
+    };
+    if let Err(e) = store
+        .set_setting(NOTIFICATIONS_KEY, &value.to_string())
+        .await
+    {
+        warn!(error = %e, "cannot record whether notifications work");
     }
 }
 

@@ -150,6 +150,9 @@ struct Health {
     uptime_s: f64,
     cameras: usize,
     detector: DetectorHealth,
+    /// Desktop window only: whether native notifications could be shown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notifications: Option<serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -162,6 +165,11 @@ struct DetectorHealth {
 
 async fn health(State(s): State<AppState>) -> Result<Json<Health>, ApiError> {
     let cameras = s.store.cameras().await?.len();
+    let notifications = s
+        .store
+        .setting("desktop_notifications")
+        .await?
+        .and_then(|v| serde_json::from_str(&v).ok());
     Ok(Json(Health {
         version: env!("CARGO_PKG_VERSION"),
         uptime_s: crate::boot_instant().elapsed().as_secs_f64(),
@@ -171,6 +179,7 @@ async fn health(State(s): State<AppState>) -> Result<Json<Health>, ApiError> {
             message: s.engine.detector_error().map(str::to_owned),
             stats: s.engine.detector_stats().unwrap_or_default(),
         },
+        notifications,
     }))
 }
 
