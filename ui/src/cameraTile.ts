@@ -16,8 +16,13 @@ const SNAPSHOT_IDLE_INTERVAL_MS = 2_000;
 const BOX_TTL_MS = 1_500;
 /** Detections kept to match frames that are still to be shown. */
 const DETECTIONS_KEPT_US = 3_000_000;
-/** A frame is drawn with detections up to this much older than itself. */
-const BOX_MATCH_US = 400_000;
+/**
+ * A frame is drawn with detections up to this much older than itself (the
+ * detector runs at a few frames a second and its queue adds delay under
+ * load); boxes more than BOX_FRESH_US behind the picture are drawn faded.
+ */
+const BOX_MATCH_US = 800_000;
+const BOX_FRESH_US = 300_000;
 /**
  * Snapshots only: the server's last_frame_at (published about every 2 s
  * while frames arrive) not advancing for this long means the picture is old.
@@ -223,6 +228,7 @@ export class CameraTile {
       this.drawnUs = key;
       this.drawBoxes(match?.detections ?? []);
     }
+    this.boxesEl.classList.toggle("tile__boxes--behind", match !== undefined && mediaUs - match.media_time_us > BOX_FRESH_US);
   }
 
   /** Once a second: the debug overlay and its figures, countdowns, the stale check. */
