@@ -21,7 +21,8 @@ apt_build=(pkg-config clang libclang-dev libavcodec-dev libavformat-dev libavuti
 apt_run=(ffmpeg opencv-doc python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp)
-apt_test=(chromium xvfb xauth x11-utils libgl1-mesa-dri imagemagick dbus dbus-x11 mosquitto)
+apt_test=(chromium xvfb xauth x11-utils libgl1-mesa-dri imagemagick dbus dbus-x11 mosquitto
+  webkit2gtk-driver)
 wanted=("${apt_build[@]}" "${apt_run[@]}")
 [ "$want_test" -eq 1 ] && wanted+=("${apt_test[@]}")
 
@@ -61,5 +62,10 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${PEREGRINE_CACHE:-${XDG_CACHE_HOME
 cargo build --quiet -p peregrine-server --bin peregrine >&2
 if [ "$want_test" -eq 1 ] || [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   cargo build --quiet -p peregrine-app >&2
+fi
+# WebDriver for the desktop window's end-to-end test (2.x: an unpinned
+# install picks a 3.0 alpha).
+if [ "$want_test" -eq 1 ] && ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
+  cargo install --quiet tauri-driver --version "^2" --locked >&2
 fi
 phase "binaries built in $CARGO_TARGET_DIR"
