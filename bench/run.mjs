@@ -1,0 +1,276 @@
+// `npm run bench`: Peregrine's speed and memory, each figure as a ratio to a
+// reference measured in the same run on the same machine (these machines
+// are noisy; absolute times are not comparable from run to run).
+//
+//   npm run bench                 full run (minutes); writes bench/out/ and docs/PERFORMANCE.md
+//   npm run bench -- --quick      seconds; checks the harness and the report's shape
+//   npm run bench -- --out DIR    where report.json and report.md go
+//
+// Uses the binary in $PEREGRINE_BIN, else the release build if there is
+// one, else the debug build; the report says which. Scenarios that need a
+// capability not built yet say "not yet".
+
+import { execFileSync, spawn } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { repoRoot, startDemo } from "../tests/e2e/harness.mjs";
+
+const args = process.argv.slice(2);
+const quick = args.includes("--quick");
+const outArg = args.indexOf("--out");
+const outDir = path.resolve(outArg >= 0 && args[outArg + 1] ? args[outArg + 1] : path.join(repoRoot, "bench", "out"));
+const targetDir = process.env.CARGO_TARGET_DIR || path.join(os.homedir(), ".cache", "peregrine", "target");
+const release = path.join(targetDir, "release", "peregrine");
+const debug = path.join(targetDir, "debug", "peregrine");
+process.env.PEREGRINE_BIN ||= existsSync(release) ? release : debug;
+const build = process.env.PEREGRINE_BIN === release ? "release" : process.env.PEREGRINE_BIN === debug ? "debug" : "custom";
+
+/** Seconds each measuring window lasts. */
+const WINDOW_S = quick ? 3 : 30;
+const TICKS = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
+
+function rssMb(pid) {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** CPU share of one core a process used over `seconds`. */
+async function cpuOver(pid, seconds) {
+  const before = cpuSeconds(pid);
+  await sleep(seconds * 1000);
+  return (cpuSeconds(pid) - before) / seconds;
+}
+
+function percentile(values, p) {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+const round = (v, digits = 3) => (v === null || !Number.isFinite(v) ? null : Number(v.toFixed(digits)));
+
+/** A figure: our value, the reference's, their ratio, the goal, and whether it is met. */
+function figure(name, unit, value, reference, goal, note = "") {
+  const ratio = value !== null && reference ? value / reference : null;
+  const met = goal === null || ratio === null ? null : goal.kind === "max" ? ratio <= goal.ratio : ratio >= goal.ratio;
+  return { name, unit, value: round(value), reference: round(reference), ratio: round(ratio), goal, met, note };
+}
+
+function notYet(name, why) {
+  return { name, status: "not yet", note: why };
+}
+
+async function api(demo, method, route, body) {
+  const token = readFileSync(path.join(demo.dataDir, "api-token"), "utf8").trim();
+  const res = await fetch(demo.origin + route, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, ...(body ? { "Content-Type": "application/json" } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  if (!res.ok) throw new Error(`${method} ${route}: ${res.status} ${await res.text()}`);
+  return res.status === 204 ? null : res.json();
+}
+
+async function waitLive(demo, cameras, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const all = await api(demo, "GET", "/api/v1/cameras");
+    if (all.filter((c) => c.state === "live").length >= cameras) return;
+    if (Date.now() > deadline) throw new Error(`cameras not live within ${timeoutMs / 1000} s: ${JSON.stringify(all.map((c) => c.state))}`);
+    await sleep(200);
+  }
+}
+
+function socket(demo, route, onMessage) {
+  const token = readFileSync(path.join(demo.dataDir, "api-token"), "utf8").trim();
+  const ws = new WebSocket(`${demo.origin.replace("http", "ws")}${route}`, { headers: { Authorization: `Bearer ${token}` } });
+  ws.binaryType = "arraybuffer";
+  ws.onmessage = (m) => onMessage(m.data);
+  return new Promise((resolve, reject) => {
+    ws.onopen = () => resolve(ws);
+    ws.onerror = () => reject(new Error(`cannot open ${route}`));
+  });
+}
+
+/** Live passthrough: our CPU with a live viewer vs `ffmpeg -c copy` of the same stream. */
+async function passthrough() {
+  const demo = await startDemo({ cameras: 1, extraArgs: ["--no-detector"] });
+  try {
+    await waitLive(demo, 1);
+    const [camera] = await api(demo, "GET", "/api/v1/cameras");
+    let bytes = 0;
+    const ws = await socket(demo, `/api/v1/cameras/${camera.id}/live`, (d) => (bytes += d.byteLength ?? 0));
+    await sleep(1000);
+    const ours = await cpuOver(demo.child.pid, WINDOW_S);
+    const rss = rssMb(demo.child.pid);
+    ws.close();
+    const url = `rtsp://127.0.0.1:${demo.rtspPort}/cam1`;
+    const ffmpeg = spawn("ffmpeg", ["-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", url, "-c", "copy", "-f", "mp4", "-movflags", "frag_keyframe+empty_moov", "-y", "/dev/null"], { stdio: "ignore" });
+    await sleep(1000);
+    const reference = await cpuOver(ffmpeg.pid, WINDOW_S);
+    ffmpeg.kill("SIGKILL");
+    return {
+      figures: [
+        figure("passthrough CPU per camera (live view + decode for detection, detector off)", "cores", ours, reference, { kind: "max", ratio: 1.0 },
+          `reference: ffmpeg -c copy of the same RTSP stream; ${(bytes / 1e6).toFixed(1)} MB sent to the viewer. Ours decodes every frame (H.264 needs its references) for snapshots and detection, which copy does not.`),
+      ],
+      rss_1_camera_mb: round(rss, 1),
+    };
+  } finally {
+    await demo.stop();
+  }
+}
+
+/** 4 demo cameras with detection: glass-to-alert latency, detector load, RSS; then the same with the motion gate off. */
+async function alertsAndGate() {
+  const run = async (gate) => {
+    const launched = Date.now();
+    const demo = await startDemo({ cameras: 4, env: gate ? {} : { PEREGRINE_MOTION_GATE: "off" } });
+    try {
+      await waitLive(demo, 4);
+      const firstLiveS = (Date.now() - launched) / 1000;
+      for (const camera of await api(demo, "GET", "/api/v1/cameras")) {
+        for (const rule of await api(demo, "GET", `/api/v1/cameras/${camera.id}/rules`)) {
+          await api(demo, "PATCH", `/api/v1/rules/${rule.id}`, { cooldown_s: 0 });
+        }
+      }
+      const latencies = [];
+      const ws = await socket(demo, "/api/v1/events", (text) => {
+        const event = JSON.parse(text);
+        if (event.type === "alert" && event.alert.class !== "camera" && event.alert.state === "new") {
+          latencies.push(Date.now() - event.alert.media_time_us / 1000);
+        }
+      });
+      const before = (await api(demo, "GET", "/api/v1/health")).detector;
+      const cpu = await cpuOver(demo.child.pid, WINDOW_S * 2);
+      const after = (await api(demo, "GET", "/api/v1/health")).detector;
+      const rss = rssMb(demo.child.pid);
+      ws.close();
+      const seconds = WINDOW_S * 2;
+      return {
+        firstLiveS,
+        latencies,
+        cpu,
+        rss,
+        inferencesPerS: (after.inferences - before.inferences) / seconds,
+        droppedPerS: (after.dropped - before.dropped) / seconds,
+        gatedPerS: (after.gated - before.gated) / seconds,
+        meanInferenceMs: after.mean_inference_ms,
+      };
+    } finally {
+      await demo.stop();
+    }
+  };
+  const on = await run(true);
+  const off = await run(false);
+  const offered = (r) => r.inferencesPerS + r.droppedPerS + r.gatedPerS;
+  return {
+    figures: [
+      figure("glass-to-alert latency p50, 4 cameras", "ms", percentile(on.latencies, 50), 150, { kind: "max", ratio: 1.0 },
+        `${on.latencies.length} alerts; frame's wall-clock time at ingest → alert on the events socket; reference = the 150 ms goal`),
+      figure("glass-to-alert latency p99, 4 cameras", "ms", percentile(on.latencies, 99), 300, { kind: "max", ratio: 1.0 }, "reference = the 300 ms goal"),
+      figure("detector calls with the motion gate vs without, busy plaza", "calls/s", on.inferencesPerS + on.droppedPerS, off.inferencesPerS + off.droppedPerS, null,
+        `gate on: ${on.gatedPerS.toFixed(1)} of ${offered(on).toFixed(1)} sampled frames/s kept from the detector (${((100 * on.gatedPerS) / Math.max(1e-9, offered(on))).toFixed(0)} %); the demo footage is a busy plaza`),
+      figure("CPU, 4 cameras with detection, gate on vs off", "cores", on.cpu, off.cpu, null, ""),
+      figure("RSS, 4 cameras", "MB", on.rss, 300, { kind: "max", ratio: 1.0 }, "reference = the 300 MB goal at 8 cameras"),
+    ],
+    detector: {
+      inferences_per_s: round(on.inferencesPerS, 2),
+      dropped_per_s: round(on.droppedPerS, 2),
+      gated_per_s: round(on.gatedPerS, 2),
+      mean_inference_ms: round(on.meanInferenceMs, 1),
+    },
+    launch_to_four_live_s: round(on.firstLiveS, 2),
+  };
+}
+
+/** A still scene (night-time car park): the plaza's frame as 20 s of H.264. */
+function stillFootage() {
+  const frame = process.env.PEREGRINE_FRAME || path.join(os.homedir(), ".cache", "peregrine", "footage", "vtest-frame.png");
+  const out = path.join(os.tmpdir(), "peregrine-bench-still.mp4");
+  if (!existsSync(out)) {
+    execFileSync("ffmpeg", ["-nostdin", "-loglevel", "error", "-y", "-loop", "1", "-i", frame, "-t", "20", "-r", "10",
+      "-c:v", "libx264", "-profile:v", "main", "-bf", "0", "-g", "10", "-pix_fmt", "yuv420p", out]);
+  }
+  return out;
+}
+
+/** The motion gate on a scene where nothing moves: detector calls with the gate vs every sampled frame. */
+async function quietScene() {
+  const demo = await startDemo({ cameras: 1, extraArgs: ["--footage", stillFootage()] });
+  try {
+    await waitLive(demo, 1);
+    await sleep(1000);
+    const before = (await api(demo, "GET", "/api/v1/health")).detector;
+    await sleep(WINDOW_S * 2 * 1000);
+    const after = (await api(demo, "GET", "/api/v1/health")).detector;
+    const calls = after.inferences + after.dropped - before.inferences - before.dropped;
+    const offered = calls + after.gated - before.gated;
+    return figure("detector calls with the motion gate, still scene", "calls", calls, offered, null,
+      `reference: every sampled frame (${offered} over ${WINDOW_S * 2} s at 5 fps); the gate still scans every 2 s`);
+  } finally {
+    await demo.stop();
+  }
+}
+
+function markdown(report) {
+  const lines = [
+    "# Performance",
+    "",
+    `Measured ${report.date} with \`npm run bench${report.quick ? " -- --quick" : ""}\` (${report.build} build) on ${report.machine.cpus}× ${report.machine.cpu}, ${report.machine.memory_gb} GB.`,
+    "Every figure is a ratio to a reference measured in the same run. Goals from the benchmark issue; where a figure falls short, the ratio says by how much.",
+    "",
+    "| figure | ours | reference | ratio | goal | met |",
+    "| --- | --- | --- | --- | --- | --- |",
+  ];
+  for (const f of report.figures) {
+    if (f.status === "not yet") {
+      lines.push(`| ${f.name} | not yet | | | | ${f.note} |`);
+      continue;
+    }
+    const goal = f.goal ? `${f.goal.kind === "max" ? "≤" : "≥"} ${f.goal.ratio}` : "—";
+    const met = f.met === null ? "—" : f.met ? "yes" : "no";
+    lines.push(`| ${f.name} | ${f.value} ${f.unit} | ${f.reference} ${f.unit} | ${f.ratio} | ${goal} | ${met} |`);
+  }
+  lines.push("", "Notes:", "");
+  for (const f of report.figures) if (f.note && f.status !== "not yet") lines.push(`- ${f.name}: ${f.note}`);
+  lines.push("", "Other measurements:", "", "```json", JSON.stringify(report.other, null, 2), "```", "");
+  return lines.join("\n");
+}
+
+const cpus = os.cpus();
+const report = {
+  date: new Date().toISOString(),
+  quick,
+  build,
+  binary: process.env.PEREGRINE_BIN,
+  machine: { cpus: cpus.length, cpu: cpus[0]?.model ?? "unknown", memory_gb: Math.round(os.totalmem() / 2 ** 30) },
+  figures: [],
+  other: {},
+};
+const pass = await passthrough();
+const alerts = await alertsAndGate();
+const quiet = await quietScene();
+report.figures.push(...pass.figures, ...alerts.figures, quiet);
+report.figures.push(
+  notYet("decode vs ffmpeg -threads 1 -f null", "needs a standalone decode driver"),
+  notYet("detection vs bare ONNX Runtime", "see `cargo run --release --example detector_speed -p peregrine-engine` (bare) beside detector.mean_inference_ms below"),
+  notYet("scale: cameras served at 90 %", "needs the scale driver"),
+  notYet("search p50/p95 at 1 M detections", "search is not built yet"),
+  notYet("RSS at 8 cameras", "needs the scale driver"),
+);
+report.other = { rss_1_camera_mb: pass.rss_1_camera_mb, launch_to_four_live_s: alerts.launch_to_four_live_s, detector_4_cameras: alerts.detector };
+mkdirSync(outDir, { recursive: true });
+writeFileSync(path.join(outDir, "report.json"), JSON.stringify(report, null, 2) + "\n");
+writeFileSync(path.join(outDir, "report.md"), markdown(report));
+if (!quick) copyFileSync(path.join(outDir, "report.md"), path.join(repoRoot, "docs", "PERFORMANCE.md"));
+console.log(markdown(report));
