@@ -18,6 +18,7 @@ use crate::colour;
 use crate::decode::RgbFrame;
 use crate::detect::{BoundingBox, DetectJob, FrameDetections};
 use crate::learn::Exclusion;
+use crate::motion::TrackedAreas;
 use crate::pipeline::EngineEvent;
 use crate::rules::{self, CameraRules, Firing, Rule, Zone};
 use crate::track::{self, Track, TrackId, Tracker};
@@ -93,6 +94,8 @@ struct CameraAnalysis {
     rules: CameraRules,
     exclusions: Vec<Exclusion>,
     best: HashMap<TrackId, BestView>,
+    /// The tracked objects' boxes, for the camera's motion gate.
+    tracked: TrackedAreas,
 }
 
 enum Job {
@@ -145,6 +148,14 @@ impl Analysis {
                 .rules
                 .replace(zones, rules);
         }
+    }
+
+    /// Where a camera's tracked objects are, kept up to date for its motion gate.
+    pub fn tracked_areas(&self, camera: CameraId) -> TrackedAreas {
+        self.cameras
+            .lock()
+            .map(|mut c| c.entry(camera).or_default().tracked.clone())
+            .unwrap_or_default()
     }
 
     /// The false alarms learnt for a camera.
@@ -200,6 +211,9 @@ impl CameraAnalysis {
         found
             .detections
             .retain(|d| !self.rules.masked(track::foot(&d.bbox)));
+        // Everything the detector saw (weak boxes too: distant people) is
+        // known motion for the gate; so are the tracks it did not see now.
+        let seen: Vec<BoundingBox> = found.detections.iter().map(|d| d.bbox).collect();
         let min_score = job.filter.min_score;
         let ended = self.tracker.update(t, &mut found.detections, min_score);
         // Weak boxes kept a track going; the camera's minimum score still
@@ -226,6 +240,10 @@ impl CameraAnalysis {
             self.refresh_best_views(t, picture);
         }
         let active: Vec<&Track> = self.tracker.active().collect();
+        if let Ok(mut tracked) = self.tracked.lock() {
+            *tracked = seen;
+            tracked.extend(active.iter().filter(|t| !t.seen_now()).map(|t| t.bbox));
+        }
         let firings = self
             .rules
             .evaluate(t, rules::local_time(t), &active, &ended);
@@ -265,6 +283,9 @@ impl CameraAnalysis {
     }
 
     fn stop(&mut self, camera: CameraId) -> Vec<Record> {
+        if let Ok(mut tracked) = self.tracked.lock() {
+            tracked.clear();
+        }
         let ended = self.tracker.clear();
         ended
             .iter()

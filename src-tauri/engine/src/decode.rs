@@ -63,6 +63,8 @@ pub struct DecodeOutputs {
     pub detector: Option<DetectorQueue>,
     /// Skip the detector on frames where nothing moved (see [`crate::motion`]).
     pub motion_gate: bool,
+    /// Where the camera's tracked objects are (the gate predicts motion on them).
+    pub tracked: crate::motion::TrackedAreas,
 }
 
 /// Spawns the decode thread. It ends when the ingest side drops its sender.
@@ -244,7 +246,12 @@ impl VideoDecoder {
         if let Some(queue) = &outputs.detector {
             let size = INPUT_SIZE as u32;
             let bgr = Scaler::convert(&mut self.to_detector, frame, Pixel::BGR24, size, size)?;
-            if outputs.motion_gate && !self.gate.wants(&bgr, INPUT_SIZE, media_time) {
+            let tracked = outputs
+                .tracked
+                .lock()
+                .map(|t| t.clone())
+                .unwrap_or_default();
+            if outputs.motion_gate && !self.gate.wants(&bgr, INPUT_SIZE, media_time, &tracked) {
                 queue.record_gated();
                 return Ok(());
             }

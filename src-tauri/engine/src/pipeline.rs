@@ -133,6 +133,12 @@ impl Engine {
             latest: latest.clone(),
             detector: self.detector.clone(),
             motion_gate: motion_gate_enabled(),
+            tracked: self
+                .analysis
+                .lock()
+                .ok()
+                .and_then(|a| a.as_ref().map(|a| a.tracked_areas(id)))
+                .unwrap_or_default(),
         };
         if let Err(e) = decode::spawn(spec.detect_fps, detect_units, outputs) {
             error!(camera = id, error = %e, "cannot start the decode thread");
