@@ -2,13 +2,14 @@
 """Measures learning from false alarms on the looping demo footage.
 
 Runs `peregrine demo` with one camera (its demo rules, cooldowns set to 0 so
-every firing shows), marks every alert of the first loop of the footage as a
-false alarm, then counts over the next loops: firings suppressed that repeat
-a marked alert (the same rule within 1.5 s of the same point of the loop),
-firings suppressed that repeat nothing marked (wrongly suppressed), and
-repeats that were raised anyway (missed). Prints one JSON object.
+every firing shows), marks alerts of the first loop of the footage as false
+alarms (every one, or every Nth with --mark-every N, leaving the others as
+true alarms), then counts over the next loops, a "repeat" being the same
+rule within 1.5 s of the same point of the loop: repeats of marked alerts
+suppressed, and raised anyway; repeats of unmarked (true) alerts suppressed
+(wrongly) and raised; other firings suppressed. Prints one JSON object.
 
-    python3 scripts/measure-learning.py [--loops 4] [--bin PATH]
+    python3 scripts/measure-learning.py [--loops 4] [--mark-every N] [--bin PATH]
 """
 
 import argparse
@@ -52,6 +53,7 @@ class Api:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--loops", type=int, default=4)
+    ap.add_argument("--mark-every", type=int, default=1)
     target = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/peregrine/target"))
     ap.add_argument("--bin", default=os.path.join(target, "debug", "peregrine"))
     args = ap.parse_args()
@@ -86,32 +88,36 @@ def main():
         while api.call("GET", f"/api/v1/cameras/{camera}")["state"] != "live":
             time.sleep(0.2)
         t0 = time.time() * 1e6
-        marked, seen = [], {}
+        marked, kept, seen = [], [], {}
         while time.time() * 1e6 < t0 + (args.loops * LOOP_S + 3) * 1e6:
             for a in api.call("GET", "/api/v1/alerts?limit=1000")["alerts"]:
                 if a["id"] in seen or a["class"] == "camera":
                     continue
                 seen[a["id"]] = a
                 if a["media_time_us"] < t0 + LOOP_S * 1e6:
-                    api.call("PATCH", f"/api/v1/alerts/{a['id']}", {"false_alarm": True, "state": "closed"})
-                    marked.append((a["rule_id"], a["media_time_us"]))
+                    if (len(marked) + len(kept)) % args.mark_every == 0:
+                        api.call("PATCH", f"/api/v1/alerts/{a['id']}", {"false_alarm": True, "state": "closed"})
+                        marked.append((a["rule_id"], a["media_time_us"]))
+                    else:
+                        kept.append((a["rule_id"], a["media_time_us"]))
             time.sleep(1)
 
-        def repeats_marked(rule, t):
+        def repeats(of, rule, t):
             return any(
                 rule == r and any(abs((t - m) / 1e6 - k * LOOP_S) <= SAME_POINT_S for k in range(1, args.loops))
-                for r, m in marked
+                for r, m in of
             )
-        later = [a for a in seen.values() if a["media_time_us"] >= t0 + LOOP_S * 1e6]
-        right = sum(1 for r, t in suppressed if repeats_marked(r, t))
+        later = [(a["rule_id"], a["media_time_us"]) for a in seen.values() if a["media_time_us"] >= t0 + LOOP_S * 1e6]
         report = {
             "loops": args.loops,
             "marked_in_loop_1": len(marked),
-            "raised_in_later_loops": len(later),
-            "repeats_raised_anyway": sum(1 for a in later if repeats_marked(a["rule_id"], a["media_time_us"])),
-            "suppressed": len(suppressed),
-            "suppressed_repeats": right,
-            "suppressed_wrongly": len(suppressed) - right,
+            "left_true_in_loop_1": len(kept),
+            "marked_repeats_suppressed": sum(1 for r, t in suppressed if repeats(marked, r, t)),
+            "marked_repeats_raised_anyway": sum(1 for r, t in later if repeats(marked, r, t)),
+            "true_repeats_suppressed_wrongly": sum(1 for r, t in suppressed if repeats(kept, r, t) and not repeats(marked, r, t)),
+            "true_repeats_raised": sum(1 for r, t in later if repeats(kept, r, t)),
+            "other_suppressed": sum(1 for r, t in suppressed if not repeats(marked, r, t) and not repeats(kept, r, t)),
+            "other_raised": sum(1 for r, t in later if not repeats(marked, r, t) and not repeats(kept, r, t)),
             "exclusions": len(api.call("GET", f"/api/v1/cameras/{camera}/exclusions")),
         }
         print(json.dumps(report))

@@ -585,37 +585,7 @@ async fn new_alerts_reach_a_webhook_with_retries() {
     assert_eq!(status, 201, "{hook}");
 
     // An alert raised as the engine's writer raises them.
-    let draft = peregrine_engine::AlertDraft {
-        camera_id: cam,
-        firing: peregrine_engine::rules::Firing {
-            rule_id: 0,
-            rule_name: "Person in area".into(),
-            priority: peregrine_engine::rules::Priority::High,
-            media_time: chrono::Utc::now().timestamp_micros(),
-            track_id: Some(3),
-            class: "person".into(),
-            score: 0.9,
-            bbox: None,
-            zone: "Yard".into(),
-            explanation: "Person entered “Yard”".into(),
-        },
-        colours: vec![],
-        snapshot: None,
-    };
-    let row = server
-        .running
-        .state
-        .store
-        .insert_alert(&peregrine_server::writer::new_alert(&draft))
-        .await
-        .unwrap();
-    let _ = server
-        .running
-        .state
-        .alerts
-        .send(peregrine_server::api::alerts::AlertNotice::Raised(
-            row.clone(),
-        ));
+    let row = common::raise_alert(&server.running.state, cam).await;
 
     let deadline = Instant::now() + Duration::from_secs(15);
     while received.lock().unwrap().len() < 2 {

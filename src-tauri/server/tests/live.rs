@@ -13,6 +13,23 @@ use serde_json::json;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The camera's live socket, opened as a script would (Bearer token).
+async fn live_socket(server: &TestServer, id: i64) -> Socket {
+    let ws_url = format!("ws://{}/api/v1/cameras/{id}/live", server.running.addr);
+    let mut request = ws_url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "Authorization",
+        format!("Bearer {}", server.running.token).parse().unwrap(),
+    );
+    tokio_tungstenite::connect_async(request)
+        .await
+        .expect("live socket opens")
+        .0
+}
+
 async fn add_camera(server: &TestServer, url: &str) -> i64 {
     let r = server
         .client
@@ -36,15 +53,7 @@ async fn live_fmp4_plays_as_h264() {
         .wait_for_camera(id, Duration::from_secs(30), |c| c["state"] == "live")
         .await;
 
-    let ws_url = format!("ws://{}/api/v1/cameras/{id}/live", server.running.addr);
-    let mut request = ws_url.into_client_request().unwrap();
-    request.headers_mut().insert(
-        "Authorization",
-        format!("Bearer {}", server.running.token).parse().unwrap(),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("live socket opens");
+    let mut ws = live_socket(&server, id).await;
 
     let opened = Instant::now();
     let mut init: Option<serde_json::Value> = None;
@@ -226,13 +235,7 @@ async fn live_uses_the_main_stream_and_detection_the_sub_stream() {
         "{camera}"
     );
 
-    let ws_url = format!("ws://{}/api/v1/cameras/{id}/live", server.running.addr);
-    let mut request = ws_url.into_client_request().unwrap();
-    request.headers_mut().insert(
-        "Authorization",
-        format!("Bearer {}", server.running.token).parse().unwrap(),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut ws = live_socket(&server, id).await;
     let init = loop {
         if let Some(Ok(Message::Text(text))) = ws.next().await {
             break serde_json::from_str::<serde_json::Value>(&text).unwrap();
@@ -352,13 +355,7 @@ async fn h265_cameras_are_passed_through_and_detected() {
     server
         .wait_for_camera(id, Duration::from_secs(30), |c| c["state"] == "live")
         .await;
-    let ws_url = format!("ws://{}/api/v1/cameras/{id}/live", server.running.addr);
-    let mut request = ws_url.into_client_request().unwrap();
-    request.headers_mut().insert(
-        "Authorization",
-        format!("Bearer {}", server.running.token).parse().unwrap(),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut ws = live_socket(&server, id).await;
     let init = loop {
         if let Some(Ok(Message::Text(text))) = ws.next().await {
             break serde_json::from_str::<serde_json::Value>(&text).unwrap();

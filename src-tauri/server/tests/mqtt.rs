@@ -183,33 +183,11 @@ async fn alerts_and_camera_states_reach_the_broker() {
     assert_eq!(status["connected"], true, "{status}");
 
     // A new alert is published as the events socket sends it.
-    let store = server.running.state.store.clone();
-    let alerts = server.running.state.alerts.clone();
+    let state = server.running.state.clone();
     let camera_id = cam["id"].as_i64().unwrap();
     let raise = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let draft = peregrine_engine::AlertDraft {
-            camera_id,
-            firing: peregrine_engine::rules::Firing {
-                rule_id: 0,
-                rule_name: "Person in area".into(),
-                priority: peregrine_engine::rules::Priority::High,
-                media_time: chrono::Utc::now().timestamp_micros(),
-                track_id: Some(3),
-                class: "person".into(),
-                score: 0.9,
-                bbox: None,
-                zone: "Yard".into(),
-                explanation: "Person entered “Yard”".into(),
-            },
-            colours: vec![],
-            snapshot: None,
-        };
-        let row = store
-            .insert_alert(&peregrine_server::writer::new_alert(&draft))
-            .await
-            .unwrap();
-        let _ = alerts.send(peregrine_server::api::alerts::AlertNotice::Raised(row));
+        common::raise_alert(&state, camera_id).await;
     });
     let got = listen(
         broker.port,

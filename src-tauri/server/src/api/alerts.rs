@@ -218,11 +218,16 @@ pub async fn get_one(
     Path(id): Path<String>,
 ) -> Result<Json<AlertDetail>, ApiError> {
     let row = find(&s, &id).await?;
+    Ok(Json(detail(&s, &row).await?))
+}
+
+/// An alert with its history.
+async fn detail(s: &AppState, row: &AlertRow) -> Result<AlertDetail, ApiError> {
     let history = s.store.alert_history(row.id).await?;
-    Ok(Json(AlertDetail {
-        alert: AlertView::from(&row),
+    Ok(AlertDetail {
+        alert: AlertView::from(row),
         history: history.iter().map(HistoryView::from).collect(),
-    }))
+    })
 }
 
 pub async fn update(
@@ -256,11 +261,7 @@ pub async fn update(
         .ok_or_else(|| ApiError::not_found(format!("no alert with id {}", row.id)))?;
     learn(&s, &row, &updated).await?;
     let _ = s.alerts.send(AlertNotice::Changed(updated.clone()));
-    let history = s.store.alert_history(row.id).await?;
-    Ok(Json(AlertDetail {
-        alert: AlertView::from(&updated),
-        history: history.iter().map(HistoryView::from).collect(),
-    }))
+    Ok(Json(detail(&s, &updated).await?))
 }
 
 pub async fn snapshot(

@@ -14,7 +14,7 @@ use peregrine_store::{NewRule, NewZone, RuleRow, ZoneRow};
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
-use super::cameras::{check_name, find};
+use super::cameras::{check_name, find, present};
 use super::error::{ApiError, ApiJson};
 use super::{parse_id, AppState};
 
@@ -75,14 +75,6 @@ pub struct RuleInput {
     schedule: Option<Option<Schedule>>,
     #[serde(default)]
     cooldown_s: Option<u32>,
-}
-
-fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// A ready-made rule: what it needs drawn, and what it fills in.

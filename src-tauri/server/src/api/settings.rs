@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::cameras::present;
 use super::error::{ApiError, ApiJson};
 use super::AppState;
 use crate::mqtt::{self, MqttSettings, MqttStatus};
@@ -43,14 +44,6 @@ pub struct MqttInput {
     topic_prefix: Option<String>,
     #[serde(default)]
     home_assistant: Option<bool>,
-}
-
-fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
 }
 
 impl AppState {

@@ -199,3 +199,40 @@ impl TestServer {
         }
     }
 }
+
+/// Raises an alert as the engine's writer does (stored, then announced), as
+/// if a person had entered the zone "Yard" on `camera`.
+#[allow(dead_code)] // not every test binary raises alerts
+pub async fn raise_alert(
+    state: &peregrine_server::AppState,
+    camera: i64,
+) -> peregrine_store::AlertRow {
+    let draft = peregrine_engine::AlertDraft {
+        camera_id: camera,
+        firing: peregrine_engine::rules::Firing {
+            rule_id: 0,
+            rule_name: "Person in area".into(),
+            priority: peregrine_engine::rules::Priority::High,
+            media_time: chrono::Utc::now().timestamp_micros(),
+            track_id: Some(3),
+            class: "person".into(),
+            score: 0.9,
+            bbox: None,
+            zone: "Yard".into(),
+            explanation: "Person entered “Yard”".into(),
+        },
+        colours: vec![],
+        snapshot: None,
+    };
+    let row = state
+        .store
+        .insert_alert(&peregrine_server::writer::new_alert(&draft))
+        .await
+        .expect("alert stored");
+    let _ = state
+        .alerts
+        .send(peregrine_server::api::alerts::AlertNotice::Raised(
+            row.clone(),
+        ));
+    row
+}
