@@ -197,7 +197,7 @@ async function startCamsim(port) {
   return child;
 }
 
-test("a frozen camera never looks live, and comes back by itself", { timeout: 120_000 }, async () => {
+test("a frozen or stopped camera never looks live, and comes back by itself", { timeout: 150_000 }, async () => {
   let demo;
   let browser;
   let sim;
@@ -235,6 +235,23 @@ test("a frozen camera never looks live, and comes back by itself", { timeout: 12
     const back = await waitState("live", 15_000);
     console.log(`frozen camera (chromium): stale after ${stale} ms, reconnecting after ${reconnecting} ms, live ${back} ms after it resumed`);
     assert.equal(await stateOf(), "live");
+
+    // Stopped: the camera goes away (target: reconnecting or error within 3 s) while
+    // the other camera keeps playing; back (target: live within 2 s of it serving again).
+    const other = `[data-testid=camera-tile]:not([data-camera-id="${id}"]) video`;
+    const otherBefore = await page.$eval(other, (v) => v.currentTime);
+    const exited = new Promise((resolve) => sim.once("exit", resolve));
+    sim.kill("SIGTERM");
+    await exited;
+    const stoppedAt = Date.now();
+    await page.waitForSelector(`${tile}[data-state=reconnecting], ${tile}[data-state=error]`, { timeout: 10_000 });
+    const down = Date.now() - stoppedAt;
+    assert.ok((await page.$eval(other, (v) => v.currentTime)) > otherBefore, "the other camera kept playing");
+    sim = await startCamsim(port);
+    const up = await waitState("live", 15_000);
+    console.log(`stopped camera (chromium): reconnecting/error ${down} ms after it stopped, live ${up} ms after it served again`);
+    assert.ok(down <= 3_000, `reconnecting after ${down} ms (target 3 s)`);
+    assert.ok(up <= 2_000, `live ${up} ms after the camera returned (target 2 s; retries come every second)`);
   } finally {
     if (sim) {
       try { process.kill(sim.pid, "SIGCONT"); } catch {}

@@ -30,8 +30,9 @@ pub const STALL_TIMEOUT: Duration = Duration::from_secs(5);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const BACKOFF_START: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
-/// During the first minute of an outage retries stay this quick.
-const FAST_RETRY_MAX: Duration = Duration::from_secs(2);
+/// During the first minute of an outage retries stay this quick (a camera
+/// that comes back is live again within about a second).
+const FAST_RETRY_MAX: Duration = Duration::from_secs(1);
 const FAST_RETRY_WINDOW: Duration = Duration::from_secs(60);
 /// A session that stayed up this long resets the backoff.
 const HEALTHY_RUN: Duration = Duration::from_secs(30);
