@@ -51,6 +51,7 @@ export class AlarmSound {
   readonly audio = new Audio();
   private priority: Priority | null = null;
   private blocked = false;
+  private attempts = 0;
 
   constructor(private readonly banner: HTMLButtonElement) {
     this.audio.loop = true;
@@ -87,9 +88,15 @@ export class AlarmSound {
   }
 
   private play(): void {
+    // Only the latest attempt speaks: a refusal from before a click must not
+    // bring the banner back over a sound that is playing now.
+    const attempt = ++this.attempts;
     this.audio.play().then(
-      () => this.setBlocked(false),
+      () => {
+        if (attempt === this.attempts) this.setBlocked(false);
+      },
       (err: unknown) => {
+        if (attempt !== this.attempts || !this.audio.paused) return;
         // Superseded by a newer src (AbortError) is not a block.
         if (err instanceof DOMException && err.name === "AbortError") return;
         if (this.priority !== null) this.setBlocked(true);
