@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cameras::now_us;
 use super::error::{ApiError, ApiJson};
+use super::tracks::names;
 use super::{parse_id, rfc3339_micros, AppState};
 
 const STATES: [&str; 3] = ["new", "acknowledged", "closed"];
@@ -309,12 +310,7 @@ pub fn engine_exclusion(e: &ExclusionRow) -> Exclusion {
             w: e.w as f32,
             h: e.h as f32,
         },
-        colours: e
-            .colours
-            .split(',')
-            .filter(|c| !c.is_empty())
-            .map(str::to_owned)
-            .collect(),
+        colours: names(&e.colours),
     }
 }
 
@@ -348,12 +344,7 @@ impl From<&ExclusionRow> for ExclusionView {
                 w: e.w,
                 h: e.h,
             },
-            colours: e
-                .colours
-                .split(',')
-                .filter(|c| !c.is_empty())
-                .map(str::to_owned)
-                .collect(),
+            colours: names(&e.colours),
             created_at: rfc3339_micros(e.created_at),
             suppressed: e.suppressed,
             last_suppressed_at: e.last_suppressed_at.map(rfc3339_micros),

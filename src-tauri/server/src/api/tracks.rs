@@ -44,7 +44,8 @@ pub struct TrackView {
     thumbnail_url: String,
 }
 
-fn names(list: &str) -> Vec<String> {
+/// A stored comma-separated list of colour names.
+pub(crate) fn names(list: &str) -> Vec<String> {
     list.split(',')
         .filter(|c| !c.is_empty())
         .map(str::to_owned)
