@@ -42,6 +42,8 @@ pub enum Record {
         camera_id: CameraId,
         firing: Box<Firing>,
     },
+    /// A recording segment opened, grew or closed (see [`crate::record`]).
+    Segment(crate::record::SegmentEvent),
 }
 
 /// One object's life, written when its track ends.

@@ -20,6 +20,8 @@ pub struct CameraSpec {
     pub detect_fps: f32,
     /// Which detections this camera keeps.
     pub filter: crate::detect::DetectionFilter,
+    /// How the main stream is recorded; `None` does not record.
+    pub recording: Option<crate::record::RecordingConfig>,
 }
 
 /// A camera login. `Debug` never prints the password.

@@ -1,14 +1,18 @@
 //! The one fragmented-MP4 writer: an init segment (ftyp+moov) from a
 //! stream's parameters, then one media segment (moof+mdat) per access unit,
-//! the camera's own H.264 passed through untouched. The live view sends
-//! these over a WebSocket into Media Source Extensions; recording will write
-//! the same fragments to files.
+//! the camera's own H.264 or H.265 passed through untouched. The live view
+//! sends these over a WebSocket into Media Source Extensions; recording
+//! writes the same boxes to segment files, and [`scan`] reads such a file
+//! back (crash recovery, export).
 //!
 //! Time: the track timescale is 1 MHz and every fragment's `tfdt` is the
 //! frame's `media_time` (UTC µs), so a player or a file maps straight back to
 //! the one clock.
 
 use crate::ingest::VideoParams;
+
+mod scan;
+pub use scan::{scan, ScannedFile, ScannedFragment};
 
 /// Track timescale: microseconds, the unit of `media_time`.
 pub const TIMESCALE: u32 = 1_000_000;
@@ -17,6 +21,8 @@ const TRACK_ID: u32 = 1;
 const SYNC_SAMPLE_FLAGS: u32 = 0x0200_0000;
 /// sample_depends_on = 1, sample_is_non_sync_sample = 1.
 const NON_SYNC_SAMPLE_FLAGS: u32 = 0x0101_0000;
+/// trun: data offset, and per sample its duration, size and flags.
+const TRUN_FLAGS: u32 = 0x000001 | 0x000100 | 0x000200 | 0x000400;
 
 /// Writes nested ISO BMFF boxes, patching each size when the box closes.
 struct Boxes {
@@ -170,6 +176,15 @@ pub fn init_segment(params: &VideoParams) -> Vec<u8> {
     b.buf
 }
 
+/// One sample (access unit) of a fragment.
+#[derive(Clone, Copy, Debug)]
+pub struct Sample<'a> {
+    pub duration_us: u32,
+    pub sync: bool,
+    /// Length-prefixed NALs.
+    pub data: &'a [u8],
+}
+
 /// One `moof` + `mdat` holding one access unit (length-prefixed NALs).
 pub fn media_segment(
     sequence: u32,
@@ -178,7 +193,22 @@ pub fn media_segment(
     sync: bool,
     data: &[u8],
 ) -> Vec<u8> {
-    let mut b = Boxes::new(128 + data.len());
+    fragment(
+        sequence,
+        media_time,
+        &[Sample {
+            duration_us,
+            sync,
+            data,
+        }],
+    )
+}
+
+/// One `moof` + `mdat` holding consecutive samples, the first at
+/// `media_time`: the unit recording flushes (and fsyncs) at once.
+pub fn fragment(sequence: u32, media_time: i64, samples: &[Sample]) -> Vec<u8> {
+    let payload: usize = samples.iter().map(|s| s.data.len()).sum();
+    let mut b = Boxes::new(128 + 12 * samples.len() + payload);
     b.start(b"moof");
     b.start_full(b"mfhd", 0, 0).u32(sequence).end();
     b.start(b"traf");
@@ -186,24 +216,29 @@ pub fn media_segment(
     b.start_full(b"tfdt", 1, 0)
         .u64(media_time.max(0) as u64)
         .end();
-    // data offset, duration, size and flags present
-    b.start_full(b"trun", 0, 0x000001 | 0x000100 | 0x000200 | 0x000400)
-        .u32(1);
+    b.start_full(b"trun", 0, TRUN_FLAGS)
+        .u32(samples.len() as u32);
     let data_offset_at = b.buf.len();
-    b.u32(0)
-        .u32(duration_us)
-        .u32(data.len() as u32)
-        .u32(if sync {
-            SYNC_SAMPLE_FLAGS
-        } else {
-            NON_SYNC_SAMPLE_FLAGS
-        })
-        .end();
+    b.u32(0);
+    for sample in samples {
+        b.u32(sample.duration_us)
+            .u32(sample.data.len() as u32)
+            .u32(if sample.sync {
+                SYNC_SAMPLE_FLAGS
+            } else {
+                NON_SYNC_SAMPLE_FLAGS
+            });
+    }
+    b.end(); // trun
     b.end(); // traf
     b.end(); // moof
-    let data_offset = (b.buf.len() + 8) as u32; // from the start of moof to the sample
+    let data_offset = (b.buf.len() + 8) as u32; // from the start of moof to the first sample
     b.buf[data_offset_at..data_offset_at + 4].copy_from_slice(&data_offset.to_be_bytes());
-    b.start(b"mdat").bytes(data).end();
+    b.start(b"mdat");
+    for sample in samples {
+        b.bytes(sample.data);
+    }
+    b.end();
     b.buf
 }
 

@@ -28,6 +28,7 @@ pub mod ingest;
 pub mod learn;
 pub mod motion;
 pub mod pipeline;
+pub mod record;
 pub mod redact;
 pub mod rules;
 pub mod track;

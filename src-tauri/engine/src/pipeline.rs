@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, Notify};
 use tokio::task::JoinHandle;
 use tracing::{error, info};
 
@@ -16,6 +16,7 @@ use crate::camera::{CameraId, CameraSpec, CameraState, CameraStatus, StreamHealt
 use crate::decode::{self, DecodeOutputs, LatestFrame, RgbFrame};
 use crate::detect::{self, DetectorConfig, DetectorQueue, FrameDetections};
 use crate::ingest::{self, FromKeyframe, Publisher};
+use crate::record::{self, RecordMode, RecorderOutputs, RecordingHealth, SharedHealth};
 use crate::rules::{Rule, Zone};
 
 /// Access units buffered per camera for slow consumers before they lag.
@@ -38,6 +39,9 @@ pub struct Engine {
     analysis: Mutex<Option<Analysis>>,
     detector_error: Option<String>,
     cameras: Mutex<HashMap<CameraId, CameraRuntime>>,
+    /// Where recorders tell the index about their segments.
+    index: mpsc::Sender<Record>,
+    space_needed: Arc<Notify>,
 }
 
 struct CameraRuntime {
@@ -46,6 +50,7 @@ struct CameraRuntime {
     units: Publisher,
     ingest: JoinHandle<()>,
     sub_ingest: Option<JoinHandle<()>>,
+    recording: SharedHealth,
 }
 
 impl Engine {
@@ -57,7 +62,7 @@ impl Engine {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let (queue, analysis, detector_error) = match detector {
             None => (None, None, Some("no detector configured".to_owned())),
-            Some(config) => match start_detection(&config, &events, persist) {
+            Some(config) => match start_detection(&config, &events, persist.clone()) {
                 Ok((queue, analysis)) => (Some(queue), Some(analysis), None),
                 Err(e) => {
                     error!(error = %e, "detector unavailable; cameras will run without detection");
@@ -71,7 +76,21 @@ impl Engine {
             analysis: Mutex::new(analysis),
             detector_error,
             cameras: Mutex::new(HashMap::new()),
+            index: persist,
+            space_needed: Arc::new(Notify::new()),
         }
+    }
+
+    /// Woken when a recorder runs out of disk space.
+    pub fn space_needed(&self) -> Arc<Notify> {
+        self.space_needed.clone()
+    }
+
+    /// How a camera's recording is doing.
+    pub fn recording_health(&self, id: CameraId) -> Option<RecordingHealth> {
+        let cameras = self.cameras.lock().ok()?;
+        let health = cameras.get(&id)?.recording.lock().ok()?;
+        Some(health.clone())
     }
 
     /// The false alarms learnt for a camera (see [`crate::learn`]).
@@ -119,6 +138,7 @@ impl Engine {
                 let sub_spec = CameraSpec {
                     url: sub_url.clone(),
                     sub_url: None,
+                    recording: None,
                     ..spec.clone()
                 };
                 // The sub stream's health travels inside the camera's own status.
@@ -143,6 +163,7 @@ impl Engine {
         if let Err(e) = decode::spawn(spec.detect_fps, detect_units, outputs) {
             error!(camera = id, error = %e, "cannot start the decode thread");
         }
+        let recording = self.start_recorder(&spec, &main);
         info!(camera = id, name = %spec.name, sub_stream = spec.sub_url.is_some(), "camera starting");
         let ingest = tokio::spawn(ingest::run(spec, main.clone(), status.clone()));
         if let Ok(mut cameras) = self.cameras.lock() {
@@ -154,9 +175,31 @@ impl Engine {
                     units: main,
                     ingest,
                     sub_ingest,
+                    recording,
                 },
             );
         }
+    }
+
+    /// The camera's recorder thread, fed by its main stream.
+    fn start_recorder(&self, spec: &CameraSpec, main: &Publisher) -> SharedHealth {
+        let config = spec.recording.clone();
+        let mode = config.as_ref().map_or(RecordMode::Off, |c| c.mode);
+        let health = RecordingHealth::new(mode);
+        let Some(config) = config.filter(|c| c.mode != RecordMode::Off) else {
+            return health;
+        };
+        let outputs = RecorderOutputs {
+            camera: spec.id,
+            index: self.index.clone(),
+            health: health.clone(),
+            space_needed: self.space_needed.clone(),
+        };
+        let events = self.events.subscribe();
+        if let Err(e) = record::spawn(config, main.subscribe_from_keyframe(), events, outputs) {
+            error!(camera = spec.id, error = %e, "cannot start the recorder thread");
+        }
+        health
     }
 
     /// Stops a camera; its decode thread ends when ingest drops its sender.

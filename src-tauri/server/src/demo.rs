@@ -15,6 +15,8 @@ use tracing::{info, warn};
 
 use crate::AppState;
 
+/// What the demo may record, all cameras together (2 GB).
+const DEMO_RECORDING_QUOTA: i64 = 2_000_000_000;
 const SYSTEM_PYTHON: &str = "/usr/bin/python3";
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -91,6 +93,15 @@ pub async fn start_camsim(opts: &DemoOptions) -> anyhow::Result<CamSim> {
 
 /// Registers (or re-points) "Demo cam 1..N" at the simulator and starts them.
 pub async fn register_cameras(state: &AppState, opts: &DemoOptions) -> anyhow::Result<()> {
+    // A trade-show day must never fill the disk: the demo records under a
+    // small quota unless someone has set another.
+    if state.store.setting("recording").await?.is_none() {
+        let quota = crate::recording::RetentionSettings {
+            max_total_bytes: Some(DEMO_RECORDING_QUOTA),
+            ..Default::default()
+        };
+        crate::recording::save_settings(&state.store, &quota).await?;
+    }
     for i in 1..=opts.cameras {
         let row = state
             .upsert_camera_by_name(CameraFields {
@@ -103,6 +114,11 @@ pub async fn register_cameras(state: &AppState, opts: &DemoOptions) -> anyhow::R
                 enabled: true,
                 classes: None,
                 min_score: 0.5,
+                record_mode: "continuous".to_owned(),
+                pre_roll_s: 5.0,
+                post_roll_s: 10.0,
+                retain_days: None,
+                max_bytes: None,
             })
             .await?;
         crate::api::rules::ensure_demo_rules(state, row.id).await?;

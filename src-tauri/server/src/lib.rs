@@ -4,7 +4,7 @@
 //! shells.
 //!
 //! Boot ([`start`]) reads as a list: data dir → store → key → engine and
-//! its writer → cameras → listener → router. Everything runs on the caller's
+//! its writer → recording recovery → cameras → listener → router. Everything runs on the caller's
 //! tokio runtime; decode and inference live on the engine's own threads.
 
 pub mod api;
@@ -13,9 +13,11 @@ pub mod auth;
 pub mod cli;
 pub mod delivery;
 pub mod demo;
+pub mod evidence;
 pub mod health_alarms;
 pub mod mqtt;
 mod onvif;
+pub mod recording;
 pub mod secrets;
 pub mod writer;
 
@@ -47,6 +49,7 @@ pub struct ServerOptions {
     /// `None` runs without detection.
     pub detector: Option<DetectorConfig>,
     pub ui_dir: PathBuf,
+    pub recording: recording::RecordingOptions,
 }
 
 impl ServerOptions {
@@ -58,6 +61,7 @@ impl ServerOptions {
             detector.intra_threads = threads;
         }
         Self {
+            recording: recording::RecordingOptions::from_env(&data_dir),
             data_dir,
             port,
             detector: Some(detector),
@@ -77,6 +81,7 @@ pub struct Running {
     health_alarms: tokio::task::JoinHandle<()>,
     webhooks: tokio::task::JoinHandle<()>,
     mqtt: tokio::task::JoinHandle<()>,
+    retention: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -93,6 +98,7 @@ impl Running {
         self.health_alarms.abort();
         self.webhooks.abort();
         self.mqtt.abort();
+        self.retention.abort();
         // Stopping the detector drops the writer's last sender; let it drain
         // what is queued before the database closes.
         self.state.engine.shutdown();
@@ -133,10 +139,19 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<Running> {
     let writer = tokio::spawn(writer::run(store.clone(), persist_rx, alerts.clone()));
 
     let mqtt = Arc::new(mqtt::Mqtt::new(api::settings::load_mqtt(&store).await));
-    let state = AppState::new(store, engine, secrets, alerts, mqtt);
+    let recovered = recording::recover(&store, &options.recording.dir).await?;
+    if recovered > 0 {
+        info!(
+            segments = recovered,
+            "recordings left open by the last run were recovered"
+        );
+    }
+    let paths = (options.data_dir.as_path(), options.recording.clone());
+    let state = AppState::new(store, engine, secrets, alerts, mqtt, paths);
     let health_alarms = tokio::spawn(health_alarms::run(state.clone()));
     let webhooks = tokio::spawn(delivery::run(state.clone()));
     let mqtt = tokio::spawn(mqtt::run(state.clone()));
+    let retention = tokio::spawn(recording::run(state.clone()));
     let started = state.start_cameras().await?;
     info!(cameras = started, "cameras started");
 
@@ -171,6 +186,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<Running> {
         health_alarms,
         webhooks,
         mqtt,
+        retention,
     })
 }
 

@@ -20,6 +20,15 @@ enum Command {
     Serve(ServeArgs),
     /// Serve the console on simulated cameras looping the bundled footage
     Demo(DemoArgs),
+    /// Check an evidence export: every file's SHA-256 and the signature
+    Verify {
+        /// The export folder (the one holding manifest.json)
+        path: std::path::PathBuf,
+        /// Base64 public key the export must be signed with (Settings shows
+        /// this installation's)
+        #[arg(long)]
+        key: Option<String>,
+    },
 }
 
 #[tokio::main]
@@ -32,6 +41,7 @@ async fn main() -> anyhow::Result<()> {
             let (running, camsim) = cli::demo(args).await?;
             (running, Some(camsim))
         }
+        Command::Verify { path, key } => return verify(path, key.as_deref()),
     };
     println!(
         "Peregrine is running. Open {} in a browser.",
@@ -39,6 +49,19 @@ async fn main() -> anyhow::Result<()> {
     );
     wait_for_stop().await;
     running.stop().await;
+    Ok(())
+}
+
+/// Prints the verdict; the exit status is 0 only for an intact export.
+fn verify(path: &std::path::Path, key: Option<&str>) -> anyhow::Result<()> {
+    let report = peregrine_server::evidence::verify(path, key)?;
+    println!("{}", report.message);
+    if let Some(key) = &report.public_key {
+        println!("Signed by key {key}");
+    }
+    if !report.intact {
+        std::process::exit(1);
+    }
     Ok(())
 }
 

@@ -88,13 +88,13 @@ impl SecretBox {
     }
 }
 
-fn read_key_file(path: &Path) -> anyhow::Result<Key> {
+pub(crate) fn read_key_file(path: &Path) -> anyhow::Result<Key> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the key file {}", path.display()))?;
     decode_key(text.trim()).with_context(|| format!("the key file {} is damaged", path.display()))
 }
 
-fn write_key_file(path: &Path, key: &Key) -> anyhow::Result<()> {
+pub(crate) fn write_key_file(path: &Path, key: &Key) -> anyhow::Result<()> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

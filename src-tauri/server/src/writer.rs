@@ -1,11 +1,12 @@
 //! The one task that writes what the engine found: detections in batches
-//! (one short transaction per batch), ended tracks, and alerts, which are
+//! (one short transaction per batch), ended tracks, the recording index, and alerts, which are
 //! announced to the UI once stored (they need their id to be acknowledged).
 
 use std::sync::Arc;
 
+use peregrine_engine::record::SegmentEvent;
 use peregrine_engine::{AlertDraft, FrameDetections, Record, TrackSummary};
-use peregrine_store::{NewAlert, NewDetection, NewTrack, Store, TrackRow};
+use peregrine_store::{NewAlert, NewDetection, NewRecording, NewTrack, Store, TrackRow};
 use tokio::sync::{broadcast, mpsc};
 use tracing::{error, info};
 
@@ -69,6 +70,7 @@ pub async fn run(
                         error!(error = %e, exclusion = exclusion_id, "cannot count a suppressed alert");
                     }
                 }
+                Record::Segment(event) => index_segment(&store, event).await,
                 Record::Detections(_) => {}
             }
         }
@@ -79,6 +81,52 @@ fn sort(record: Record, batch: &mut Vec<NewDetection>, others: &mut Vec<Record>)
     match record {
         Record::Detections(frame) => push_rows(batch, &frame),
         other => others.push(other),
+    }
+}
+
+/// Keeps the recording index in step with the files on disk.
+async fn index_segment(store: &Store, event: SegmentEvent) {
+    let result = match &event {
+        SegmentEvent::Opened {
+            camera_id,
+            path,
+            start_us,
+            codec,
+            width,
+            height,
+        } => {
+            let row = NewRecording {
+                camera_id: *camera_id,
+                path: path.clone(),
+                start_us: *start_us,
+                codec: codec.clone(),
+                width: i64::from(*width),
+                height: i64::from(*height),
+            };
+            store.open_recording(&row).await
+        }
+        SegmentEvent::Grew {
+            path,
+            end_us,
+            bytes,
+        } => {
+            store
+                .grow_recording(path, *end_us, *bytes as i64, true)
+                .await
+        }
+        SegmentEvent::Closed {
+            path,
+            end_us,
+            bytes,
+        } => {
+            store
+                .grow_recording(path, *end_us, *bytes as i64, false)
+                .await
+        }
+        SegmentEvent::Discarded { path } => store.delete_recording_path(path).await,
+    };
+    if let Err(e) = result {
+        error!(error = %e, ?event, "cannot update the recording index");
     }
 }
 

@@ -79,7 +79,8 @@ pub struct AlertQuery {
     pub limit: i64,
 }
 
-const ALERT_COLUMNS: &str = "id, camera_id, rule_id, rule_name, priority, media_time, track_id,
+pub(crate) const ALERT_COLUMNS: &str =
+    "id, camera_id, rule_id, rule_name, priority, media_time, track_id,
     class, score, zone, x, y, w, h, explanation, colours, state, false_alarm, note, updated_at,
     snapshot IS NOT NULL AS has_snapshot";
 

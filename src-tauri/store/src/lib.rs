@@ -7,11 +7,13 @@
 //! batches from one writer task, each batch in one short transaction.
 
 mod alerts;
+mod recordings;
 mod rules;
 mod tracks;
 mod webhooks;
 
 pub use alerts::{AlertChange, AlertHistoryRow, AlertQuery, AlertRow, ExclusionRow, NewAlert};
+pub use recordings::{BookmarkRow, LockRow, NewRecording, RecordingRow};
 pub use rules::{NewRule, NewZone, RuleRow, ZoneRow};
 pub use tracks::{NewTrack, TrackRow};
 pub use webhooks::{DeliveryRow, NewDelivery, WebhookRow};
@@ -50,6 +52,14 @@ pub struct CameraRow {
     /// Comma-separated class names to keep; `None` keeps all.
     pub classes: Option<String>,
     pub min_score: f64,
+    /// `off`, `continuous` or `events`.
+    pub record_mode: String,
+    pub pre_roll_s: f64,
+    pub post_roll_s: f64,
+    /// Days of video to keep; `None`: the installation's setting.
+    pub retain_days: Option<f64>,
+    /// This camera's share of the disk; `None`: no cap of its own.
+    pub max_bytes: Option<i64>,
 }
 
 /// A camera to insert or the full new state of one to update.
@@ -64,6 +74,14 @@ pub struct CameraFields {
     pub enabled: bool,
     pub classes: Option<String>,
     pub min_score: f64,
+    /// `off`, `continuous` or `events`.
+    pub record_mode: String,
+    pub pre_roll_s: f64,
+    pub post_roll_s: f64,
+    /// Days of video to keep; `None`: the installation's setting.
+    pub retain_days: Option<f64>,
+    /// This camera's share of the disk; `None`: no cap of its own.
+    pub max_bytes: Option<i64>,
 }
 
 impl CameraRow {
@@ -79,6 +97,11 @@ impl CameraRow {
             enabled: self.enabled,
             classes: self.classes.clone(),
             min_score: self.min_score,
+            record_mode: self.record_mode.clone(),
+            pre_roll_s: self.pre_roll_s,
+            post_roll_s: self.post_roll_s,
+            retain_days: self.retain_days,
+            max_bytes: self.max_bytes,
         }
     }
 }
@@ -171,7 +194,8 @@ impl Store {
         created_at: i64,
     ) -> Result<CameraRow, StoreError> {
         let sql = "INSERT INTO cameras (name, url, sub_url, username, password_enc, detect_fps, enabled,
-                   classes, min_score, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *";
+                   classes, min_score, record_mode, pre_roll_s, post_roll_s, retain_days, max_bytes, created_at)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *";
         Ok(bind_camera(sqlx::query_as(sql), c)
             .bind(created_at)
             .fetch_one(&self.pool)
@@ -186,7 +210,9 @@ impl Store {
     ) -> Result<Option<CameraRow>, StoreError> {
         let sql =
             "UPDATE cameras SET name = ?, url = ?, sub_url = ?, username = ?, password_enc = ?,
-                   detect_fps = ?, enabled = ?, classes = ?, min_score = ? WHERE id = ? RETURNING *";
+                   detect_fps = ?, enabled = ?, classes = ?, min_score = ?, record_mode = ?,
+                   pre_roll_s = ?, post_roll_s = ?, retain_days = ?, max_bytes = ?
+                   WHERE id = ? RETURNING *";
         Ok(bind_camera(sqlx::query_as(sql), c)
             .bind(id)
             .fetch_optional(&self.pool)
@@ -267,6 +293,11 @@ fn bind_camera<'q>(
         .bind(c.enabled)
         .bind(&c.classes)
         .bind(c.min_score)
+        .bind(&c.record_mode)
+        .bind(c.pre_roll_s)
+        .bind(c.post_roll_s)
+        .bind(c.retain_days)
+        .bind(c.max_bytes)
 }
 
 #[cfg(test)]
@@ -284,6 +315,11 @@ mod tests {
             enabled: true,
             classes: None,
             min_score: 0.5,
+            record_mode: "continuous".to_owned(),
+            pre_roll_s: 5.0,
+            post_roll_s: 10.0,
+            retain_days: None,
+            max_bytes: None,
         }
     }
 

@@ -6,6 +6,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use peregrine_engine::detect::{class_named, MIN_SCORE_FLOOR};
+use peregrine_engine::record::{RecordMode, RecordingHealth};
 use peregrine_engine::{CameraSpec, CameraStatus, Credentials, DetectionFilter};
 use peregrine_store::{CameraFields, CameraRow};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -19,6 +20,8 @@ const MIN_FPS: f64 = 0.1;
 const MAX_FPS: f64 = 30.0;
 const DEFAULT_FPS: f64 = 5.0;
 const DEFAULT_MIN_SCORE: f64 = 0.5;
+const DEFAULT_PRE_ROLL_S: f64 = 5.0;
+const DEFAULT_POST_ROLL_S: f64 = 10.0;
 
 /// A camera as the API shows it: never its password.
 #[derive(Serialize)]
@@ -34,8 +37,18 @@ pub struct CameraView {
     pub classes: Option<Vec<String>>,
     pub min_score: f64,
     pub enabled: bool,
+    /// `off`, `continuous` or `events` (around detections).
+    pub record_mode: String,
+    pub pre_roll_s: f64,
+    pub post_roll_s: f64,
+    /// Days of video kept; `null`: the installation's setting.
+    pub retain_days: Option<f64>,
+    /// This camera's cap on disk; `null`: none of its own.
+    pub max_bytes: Option<i64>,
     #[serde(flatten)]
     pub status: CameraStatus,
+    /// How recording is going (absent while the camera is off).
+    pub recording: Option<RecordingHealth>,
 }
 
 #[derive(Deserialize)]
@@ -57,6 +70,16 @@ pub struct CameraCreate {
     min_score: Option<f64>,
     #[serde(default)]
     enabled: Option<bool>,
+    #[serde(default)]
+    record_mode: Option<String>,
+    #[serde(default)]
+    pre_roll_s: Option<f64>,
+    #[serde(default)]
+    post_roll_s: Option<f64>,
+    #[serde(default)]
+    retain_days: Option<f64>,
+    #[serde(default)]
+    max_bytes: Option<i64>,
 }
 
 /// Absent fields stay as they are; `null` clears the optional ones.
@@ -81,6 +104,16 @@ pub struct CameraPatch {
     min_score: Option<f64>,
     #[serde(default)]
     enabled: Option<bool>,
+    #[serde(default)]
+    record_mode: Option<String>,
+    #[serde(default)]
+    pre_roll_s: Option<f64>,
+    #[serde(default)]
+    post_roll_s: Option<f64>,
+    #[serde(default, deserialize_with = "present")]
+    retain_days: Option<Option<f64>>,
+    #[serde(default, deserialize_with = "present")]
+    max_bytes: Option<Option<i64>>,
 }
 
 /// Tells "absent" (outer `None`) from "null" (`Some(None)`).
@@ -139,6 +172,7 @@ impl AppState {
             credentials,
             detect_fps: row.detect_fps as f32,
             filter,
+            recording: Some(self.recordings.config_for(row)),
         })
     }
 
@@ -167,6 +201,12 @@ impl AppState {
             classes: split_classes(row.classes.as_deref()),
             min_score: row.min_score,
             enabled: row.enabled,
+            recording: self.engine.recording_health(row.id),
+            record_mode: row.record_mode,
+            pre_roll_s: row.pre_roll_s,
+            post_roll_s: row.post_roll_s,
+            retain_days: row.retain_days,
+            max_bytes: row.max_bytes,
             status,
         }
     }
@@ -232,7 +272,23 @@ pub async fn create(
         enabled: body.enabled.unwrap_or(true),
         classes: check_classes(body.classes)?,
         min_score: check_min_score(body.min_score.unwrap_or(DEFAULT_MIN_SCORE))?,
+        record_mode: "continuous".to_owned(),
+        pre_roll_s: DEFAULT_PRE_ROLL_S,
+        post_roll_s: DEFAULT_POST_ROLL_S,
+        retain_days: None,
+        max_bytes: None,
     };
+    let mut fields = fields;
+    apply_recording(
+        &mut fields,
+        RecordingChange {
+            mode: body.record_mode,
+            pre_roll_s: body.pre_roll_s,
+            post_roll_s: body.post_roll_s,
+            retain_days: body.retain_days.map(Some),
+            max_bytes: body.max_bytes.map(Some),
+        },
+    )?;
     let row = s.store.insert_camera(&fields, now_us()).await?;
     s.apply(&row);
     Ok((StatusCode::CREATED, Json(s.view(row))))
@@ -279,6 +335,16 @@ pub async fn update(
     if let Some(min_score) = patch.min_score {
         fields.min_score = check_min_score(min_score)?;
     }
+    apply_recording(
+        &mut fields,
+        RecordingChange {
+            mode: patch.record_mode,
+            pre_roll_s: patch.pre_roll_s,
+            post_roll_s: patch.post_roll_s,
+            retain_days: patch.retain_days,
+            max_bytes: patch.max_bytes,
+        },
+    )?;
     let row = s
         .store
         .update_camera(row.id, &fields)
@@ -394,6 +460,58 @@ pub async fn snapshot(
         jpeg,
     )
         .into_response())
+}
+
+/// Recording settings from a create or a patch; `None` leaves a field be.
+struct RecordingChange {
+    mode: Option<String>,
+    pre_roll_s: Option<f64>,
+    post_roll_s: Option<f64>,
+    retain_days: Option<Option<f64>>,
+    max_bytes: Option<Option<i64>>,
+}
+
+fn apply_recording(fields: &mut CameraFields, change: RecordingChange) -> Result<(), ApiError> {
+    if let Some(mode) = change.mode {
+        let mode = RecordMode::parse(mode.trim()).ok_or_else(|| {
+            ApiError::invalid(
+                "record_mode",
+                "must be \"off\", \"continuous\" or \"events\"",
+            )
+        })?;
+        fields.record_mode = mode.as_str().to_owned();
+    }
+    if let Some(pre) = change.pre_roll_s {
+        if !(0.0..=60.0).contains(&pre) {
+            return Err(ApiError::invalid("pre_roll_s", "must be 0 to 60 seconds"));
+        }
+        fields.pre_roll_s = pre;
+    }
+    if let Some(post) = change.post_roll_s {
+        if !(0.0..=600.0).contains(&post) {
+            return Err(ApiError::invalid("post_roll_s", "must be 0 to 600 seconds"));
+        }
+        fields.post_roll_s = post;
+    }
+    if let Some(days) = change.retain_days {
+        if days.is_some_and(|d| !(d > 0.0 && d <= 3650.0)) {
+            return Err(ApiError::invalid(
+                "retain_days",
+                "must be more than 0 and at most 3650 days, or null",
+            ));
+        }
+        fields.retain_days = days;
+    }
+    if let Some(max) = change.max_bytes {
+        if max.is_some_and(|b| b < 100_000_000) {
+            return Err(ApiError::invalid(
+                "max_bytes",
+                "must be at least 100 MB (100000000), or null",
+            ));
+        }
+        fields.max_bytes = max;
+    }
+    Ok(())
 }
 
 pub(crate) async fn find(s: &AppState, raw_id: &str) -> Result<CameraRow, ApiError> {

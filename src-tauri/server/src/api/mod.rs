@@ -8,18 +8,19 @@ pub mod error;
 pub mod events;
 pub mod live;
 pub mod onvif;
+pub mod recordings;
 pub mod rules;
 pub mod settings;
 pub mod tracks;
 pub mod webhooks;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::Request;
 use axum::response::{Html, IntoResponse};
-use axum::routing::{get, patch, post};
+use axum::routing::{delete, get, patch, post};
 use axum::{middleware, Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
 use peregrine_engine::{DetectorStats, Engine};
@@ -30,6 +31,7 @@ use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{self, Guard};
+use crate::recording::RecordingOptions;
 use crate::secrets::SecretBox;
 use error::ApiError;
 
@@ -43,6 +45,10 @@ pub struct AppState {
     pub alerts: broadcast::Sender<alerts::AlertNotice>,
     /// The MQTT publisher's settings and status.
     pub mqtt: Arc<crate::mqtt::Mqtt>,
+    pub data_dir: Arc<PathBuf>,
+    pub recordings: Arc<RecordingOptions>,
+    /// Exports running or finished since start.
+    pub exports: crate::evidence::Exports,
 }
 
 impl AppState {
@@ -52,6 +58,7 @@ impl AppState {
         secrets: Arc<SecretBox>,
         alerts: broadcast::Sender<alerts::AlertNotice>,
         mqtt: Arc<crate::mqtt::Mqtt>,
+        paths: (&Path, RecordingOptions),
     ) -> Self {
         crate::boot_instant();
         Self {
@@ -60,6 +67,9 @@ impl AppState {
             secrets,
             alerts,
             mqtt,
+            data_dir: Arc::new(paths.0.to_owned()),
+            recordings: Arc::new(paths.1),
+            exports: Default::default(),
         }
     }
 }
@@ -78,6 +88,39 @@ pub fn router(state: AppState, guard: Guard, ui_dir: &Path) -> Router {
         )
         .route("/api/v1/cameras/{id}/snapshot.jpg", get(cameras::snapshot))
         .route("/api/v1/cameras/{id}/live", get(live::subscribe))
+        .route("/api/v1/cameras/{id}/recordings", get(recordings::list))
+        .route("/api/v1/cameras/{id}/timeline", get(recordings::timeline))
+        .route("/api/v1/recordings/{id}/video.mp4", get(recordings::video))
+        .route(
+            "/api/v1/bookmarks",
+            get(recordings::list_bookmarks).post(recordings::create_bookmark),
+        )
+        .route(
+            "/api/v1/bookmarks/{id}",
+            delete(recordings::delete_bookmark),
+        )
+        .route(
+            "/api/v1/evidence-locks",
+            get(recordings::list_locks).post(recordings::create_lock),
+        )
+        .route(
+            "/api/v1/evidence-locks/{id}",
+            delete(recordings::delete_lock),
+        )
+        .route(
+            "/api/v1/exports",
+            get(recordings::list_exports).post(recordings::create_export),
+        )
+        .route(
+            "/api/v1/exports/{id}",
+            get(recordings::get_export).delete(recordings::cancel_export),
+        )
+        .route("/api/v1/exports/verify", post(recordings::verify))
+        .route("/api/v1/evidence/key", get(recordings::signing_key))
+        .route(
+            "/api/v1/settings/recording",
+            get(recordings::get_settings).put(recordings::put_settings),
+        )
         .route(
             "/api/v1/cameras/{id}/zones",
             get(rules::zones_of_camera).post(rules::create_zone),
@@ -99,10 +142,7 @@ pub fn router(state: AppState, guard: Guard, ui_dir: &Path) -> Router {
             "/api/v1/cameras/{id}/exclusions",
             get(alerts::exclusions_of_camera),
         )
-        .route(
-            "/api/v1/exclusions/{id}",
-            axum::routing::delete(alerts::delete_exclusion),
-        )
+        .route("/api/v1/exclusions/{id}", delete(alerts::delete_exclusion))
         .route("/api/v1/alerts", get(alerts::list))
         .route(
             "/api/v1/alerts/{id}",
