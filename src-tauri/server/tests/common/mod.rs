@@ -118,12 +118,23 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(with_detector: bool) -> Self {
-        std::env::set_var("PEREGRINE_NO_KEYRING", "1");
         let dir = tempfile::tempdir().expect("temp dir");
+        Self::start_in(dir, with_detector, |_| {}).await
+    }
+
+    /// A server on `dir` (a new one, or one a previous server used), with
+    /// its options adjusted by `configure`.
+    pub async fn start_in(
+        dir: tempfile::TempDir,
+        with_detector: bool,
+        configure: impl FnOnce(&mut ServerOptions),
+    ) -> Self {
+        std::env::set_var("PEREGRINE_NO_KEYRING", "1");
         let mut options = ServerOptions::from_env(Some(dir.path().to_path_buf()), 0);
         if !with_detector {
             options.detector = None;
         }
+        configure(&mut options);
         let running = peregrine_server::start(options)
             .await
             .expect("server starts");
