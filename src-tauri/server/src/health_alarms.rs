@@ -2,10 +2,13 @@
 //! frozen with its socket open) for longer than its "camera offline" rule
 //! allows raises an alert in the same queue as everything else, once per
 //! outage, with the engine's sentence for the cause and the last picture.
+//! A camera whose recording keeps failing (a full disk retention cannot
+//! clear) raises one too.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use peregrine_engine::record::RecordingState;
 use peregrine_engine::rules::{Rule, Trigger};
 use peregrine_engine::{CameraState, EngineEvent};
 use peregrine_store::NewAlert;
@@ -16,6 +19,11 @@ use crate::api::alerts::AlertNotice;
 use crate::AppState;
 
 const CHECK_EVERY: Duration = Duration::from_secs(1);
+/// A recording error that lasts this long is an alarm (a full disk that
+/// retention clears at once is only logged and shown on the tile).
+const RECORDING_GRACE: Duration = Duration::from_secs(5);
+/// At most one recording alarm per camera in this long.
+const RECORDING_REPEAT: Duration = Duration::from_secs(600);
 
 /// A camera that is down: since when, why, and the rules already raised for it.
 struct Outage {
@@ -28,6 +36,7 @@ struct Outage {
 pub async fn run(state: AppState) {
     let mut events = state.engine.subscribe();
     let mut outages: HashMap<i64, Outage> = HashMap::new();
+    let mut recording = RecordingWatch::default();
     let mut tick = tokio::time::interval(CHECK_EVERY);
     loop {
         tokio::select! {
@@ -55,6 +64,73 @@ pub async fn run(state: AppState) {
                 for (camera, outage) in &mut outages {
                     raise_due(&state, *camera, outage).await;
                 }
+                recording.check(&state).await;
+            }
+        }
+    }
+}
+
+/// Cameras whose recording is failing: since when, and when last raised.
+#[derive(Default)]
+struct RecordingWatch {
+    failing_since: HashMap<i64, Instant>,
+    raised_at: HashMap<i64, Instant>,
+}
+
+impl RecordingWatch {
+    async fn check(&mut self, state: &AppState) {
+        let Ok(cameras) = state.store.cameras().await else {
+            return;
+        };
+        for camera in cameras {
+            let health = state.engine.recording_health(camera.id);
+            let Some(health) = health.filter(|h| h.state == RecordingState::Error) else {
+                self.failing_since.remove(&camera.id);
+                continue;
+            };
+            let since = *self
+                .failing_since
+                .entry(camera.id)
+                .or_insert_with(Instant::now);
+            let recently = self
+                .raised_at
+                .get(&camera.id)
+                .is_some_and(|t| t.elapsed() < RECORDING_REPEAT);
+            if since.elapsed() < RECORDING_GRACE || recently {
+                continue;
+            }
+            self.raised_at.insert(camera.id, Instant::now());
+            let explanation = format!(
+                "“{}” is not being recorded: {}",
+                camera.name,
+                health.message.trim_end_matches('.')
+            );
+            let alert = NewAlert {
+                camera_id: camera.id,
+                rule_id: None,
+                rule_name: "Recording failed".to_owned(),
+                priority: "high".to_owned(),
+                media_time: chrono::Utc::now().timestamp_micros(),
+                track_id: None,
+                class: "recording".to_owned(),
+                score: 1.0,
+                zone: String::new(),
+                bbox: None,
+                explanation,
+                colours: String::new(),
+                snapshot: None,
+                created_at: chrono::Utc::now().timestamp_micros(),
+            };
+            match state.store.insert_alert(&alert).await {
+                Ok(row) => {
+                    info!(
+                        camera = camera.id,
+                        alert = row.id,
+                        "recording failure alarm raised"
+                    );
+                    let _ = state.alerts.send(AlertNotice::Raised(row));
+                }
+                Err(e) => error!(camera = camera.id, error = %e, "cannot store a recording alarm"),
             }
         }
     }
