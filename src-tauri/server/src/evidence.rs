@@ -591,6 +591,73 @@ mod tests {
         assert!(report.message.contains("signature does not match"));
     }
 
+    /// A recorded segment: 3 s at 10 fps, a keyframe every second.
+    fn segment_file(dir: &Path) -> SegmentSource {
+        let params = peregrine_engine::ingest::VideoParams {
+            rfc6381_codec: "avc1.4D401E".to_owned(),
+            extra_data: vec![],
+            sample_entry: b"\0\0\0\x08avc1".to_vec(),
+            width: 768,
+            height: 576,
+        };
+        let mut bytes = fmp4::init_segment(&params);
+        let data = [0u8, 0, 0, 2, 0x65, 0x88];
+        for second in 0..3 {
+            let samples: Vec<_> = (0..10)
+                .map(|n| fmp4::Sample {
+                    duration_us: 100_000,
+                    sync: n == 0,
+                    data: &data,
+                })
+                .collect();
+            bytes.extend(fmp4::fragment(
+                second + 1,
+                i64::from(second) * 1_000_000,
+                &samples,
+            ));
+        }
+        let file = dir.join("segment.mp4");
+        fs::write(&file, bytes).unwrap();
+        SegmentSource {
+            camera_id: 1,
+            camera_name: "Gate cam".into(),
+            file,
+            start_us: 0,
+            end_us: 3_000_000,
+        }
+    }
+
+    #[test]
+    fn an_export_starts_at_the_keyframe_before_the_range_and_can_be_cancelled() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = ExportPlan {
+            folder: dir.path().join("export"),
+            from_us: 1_500_000,
+            to_us: 2_200_000,
+            segments: vec![segment_file(dir.path())],
+            sidecar: json!({"note": "test"}),
+        };
+        let key = SigningKey::from_bytes(&[7; 32]);
+        let (files, _) = write_export(&plan, &key, &AtomicBool::new(false), |_, _| {}).unwrap();
+        assert_eq!(files, 2, "one video and the sidecar");
+        let sidecar: Value =
+            serde_json::from_slice(&fs::read(plan.folder.join(SIDECAR)).unwrap()).unwrap();
+        assert_eq!(sidecar["videos"][0]["start_us"], 1_000_000);
+        assert_eq!(sidecar["videos"][0]["end_us"], 3_000_000);
+        assert!(verify(&plan.folder, None).unwrap().intact);
+
+        let cancelled = ExportPlan {
+            folder: dir.path().join("cancelled"),
+            ..plan
+        };
+        let result = write_export(&cancelled, &key, &AtomicBool::new(true), |_, _| {});
+        assert!(result.is_err());
+        assert!(
+            !cancelled.folder.exists(),
+            "a cancelled export leaves nothing behind"
+        );
+    }
+
     #[test]
     fn paths_cannot_leave_the_folder() {
         assert!(safe_join(Path::new("/x"), "../etc/passwd").is_none());

@@ -271,3 +271,39 @@ pub fn free_space(dir: &Path) -> Option<u64> {
     let existing = dir.ancestors().find(|p| p.exists())?;
     fs4::available_space(existing).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use peregrine_engine::ingest::VideoParams;
+
+    #[test]
+    fn a_torn_tail_is_cut_back_to_the_last_whole_fragment() {
+        let dir = tempfile::tempdir().unwrap();
+        let params = VideoParams {
+            rfc6381_codec: "avc1.4D401E".to_owned(),
+            extra_data: vec![],
+            sample_entry: b"\0\0\0\x08avc1".to_vec(),
+            width: 768,
+            height: 576,
+        };
+        let mut bytes = fmp4::init_segment(&params);
+        let data = [0u8, 0, 0, 2, 0x65, 0x88];
+        let sample = [fmp4::Sample {
+            duration_us: 1_000_000,
+            sync: true,
+            data: &data,
+        }];
+        bytes.extend(fmp4::fragment(1, 5_000_000, &sample));
+        let whole = bytes.len() as u64;
+        let torn = fmp4::fragment(2, 6_000_000, &sample);
+        bytes.extend(&torn[..torn.len() - 3]);
+        let path = dir.path().join("open.mp4");
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(trim(&path).unwrap(), Some((6_000_000, whole)));
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), whole);
+        std::fs::write(&path, b"not a video").unwrap();
+        assert_eq!(trim(&path).unwrap(), None);
+        assert_eq!(trim(&dir.path().join("gone.mp4")).unwrap(), None);
+    }
+}
