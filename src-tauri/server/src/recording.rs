@@ -163,7 +163,6 @@ pub async fn run(state: AppState) {
 /// Why a segment was deleted, for the log.
 #[derive(Clone, Copy, Debug)]
 enum Reason {
-    Age,
     CameraQuota,
     TotalQuota,
     FreeSpace,
@@ -172,73 +171,97 @@ enum Reason {
 /// One round of retention; returns how many segments were deleted.
 pub async fn prune(state: &AppState) -> anyhow::Result<usize> {
     let settings = load_settings(&state.store).await;
-    let dir = &state.recordings.dir;
     let now = chrono::Utc::now().timestamp_micros();
+    let usage = state.store.recording_usage().await?;
+    let used_by = |camera: i64| -> i64 {
+        usage
+            .iter()
+            .filter(|(id, _)| *id == camera)
+            .map(|(_, b)| b)
+            .sum()
+    };
     let mut deleted = 0;
+    let mut freed_total = 0;
     for camera in state.store.cameras().await? {
         let days = camera.retain_days.unwrap_or(settings.retain_days);
-        let before = now - (days * US_PER_DAY) as i64;
-        deleted += prune_while(state, Some(camera.id), before, Reason::Age, || async {
-            Ok(true)
-        })
-        .await?;
+        let (n, freed) = prune_older(state, camera.id, now - (days * US_PER_DAY) as i64).await?;
+        deleted += n;
+        freed_total += freed;
         if let Some(cap) = camera.max_bytes {
-            deleted += prune_while(state, Some(camera.id), now, Reason::CameraQuota, || async {
-                Ok(usage(&state.store, Some(camera.id)).await? > cap)
-            })
-            .await?;
+            let excess = used_by(camera.id) - freed - cap;
+            let (n, freed) =
+                prune_bytes(state, Some(camera.id), excess, Reason::CameraQuota).await?;
+            deleted += n;
+            freed_total += freed;
         }
     }
     if let Some(cap) = settings.max_total_bytes {
-        deleted += prune_while(state, None, now, Reason::TotalQuota, || async {
-            Ok(usage(&state.store, None).await? > cap)
-        })
-        .await?;
+        let used: i64 = usage.iter().map(|(_, b)| b).sum();
+        let (n, _) =
+            prune_bytes(state, None, used - freed_total - cap, Reason::TotalQuota).await?;
+        deleted += n;
     }
-    deleted += prune_while(state, None, now, Reason::FreeSpace, || async {
-        Ok(free_space(dir).is_some_and(|free| free < settings.min_free_bytes as u64))
-    })
-    .await?;
+    if let Some(free) = free_space(&state.recordings.dir) {
+        let short = settings.min_free_bytes - free as i64;
+        let (n, _) = prune_bytes(state, None, short, Reason::FreeSpace).await?;
+        deleted += n;
+    }
     Ok(deleted)
 }
 
-/// Deletes the oldest prunable segments, a chunk at a time, while `more()`
-/// says so (for age: all those ending before `before`).
-async fn prune_while<F, Fut>(
-    state: &AppState,
-    camera: Option<i64>,
-    before: i64,
-    reason: Reason,
-    more: F,
-) -> anyhow::Result<usize>
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<bool>>,
-{
+/// Deletes a camera's prunable segments that ended before `before`, a
+/// chunk per transaction: (segments, bytes).
+async fn prune_older(state: &AppState, camera: i64, before: i64) -> anyhow::Result<(usize, i64)> {
     let now = chrono::Utc::now().timestamp_micros();
-    let mut deleted = 0;
-    while more().await? {
+    let (mut deleted, mut freed) = (0, 0);
+    loop {
         let chunk = state
             .store
-            .prunable_recordings(camera, before, now, PRUNE_CHUNK)
+            .prunable_recordings(Some(camera), before, now, PRUNE_CHUNK)
             .await?;
         if chunk.is_empty() {
-            if !matches!(reason, Reason::Age) {
-                warn!(?reason, "over the limit, but every remaining recording is a camera's newest or under an evidence lock");
-            }
+            return Ok((deleted, freed));
+        }
+        delete(state, &chunk).await?;
+        deleted += chunk.len();
+        freed += chunk.iter().map(|r| r.bytes).sum::<i64>();
+        info!(camera, segments = chunk.len(), first = %chunk[0].path, "pruned recordings past their days");
+    }
+}
+
+/// Deletes the oldest prunable segments (of a camera, or of all) until
+/// `excess` bytes are gone: (segments, bytes).
+async fn prune_bytes(
+    state: &AppState,
+    camera: Option<i64>,
+    mut excess: i64,
+    reason: Reason,
+) -> anyhow::Result<(usize, i64)> {
+    let now = chrono::Utc::now().timestamp_micros();
+    let (mut deleted, mut freed) = (0, 0);
+    while excess > 0 {
+        let chunk = state
+            .store
+            .prunable_recordings(camera, now, now, PRUNE_CHUNK)
+            .await?;
+        if chunk.is_empty() {
+            warn!(?reason, excess_bytes = excess, "over the limit, but every remaining recording is a camera's newest or under an evidence lock");
             break;
         }
-        // One at a time for quotas, so no more goes than the limit needs.
-        let take = if matches!(reason, Reason::Age) {
-            chunk.len()
-        } else {
-            1
-        };
+        // No more than the limit needs.
+        let mut take = 0;
+        let mut bytes = 0;
+        while take < chunk.len() && bytes < excess {
+            bytes += chunk[take].bytes;
+            take += 1;
+        }
         delete(state, &chunk[..take]).await?;
+        excess -= bytes;
         deleted += take;
+        freed += bytes;
         info!(?reason, segments = take, first = %chunk[0].path, "pruned recordings");
     }
-    Ok(deleted)
+    Ok((deleted, freed))
 }
 
 /// Files first, then their rows: a crash in between leaves rows that
@@ -254,16 +277,6 @@ async fn delete(state: &AppState, rows: &[RecordingRow]) -> anyhow::Result<()> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     state.store.delete_recordings(&ids).await?;
     Ok(())
-}
-
-async fn usage(store: &Store, camera: Option<i64>) -> anyhow::Result<i64> {
-    Ok(store
-        .recording_usage()
-        .await?
-        .into_iter()
-        .filter(|(id, _)| camera.is_none_or(|c| c == *id))
-        .map(|(_, bytes)| bytes)
-        .sum())
 }
 
 /// Free bytes on the disk holding `dir` (or its nearest existing parent).
