@@ -28,6 +28,7 @@ const SIGNING_KEY_FILE: &str = "signing.key";
 pub const MANIFEST: &str = "manifest.json";
 pub const SIGNATURE: &str = "manifest.sig";
 const SIDECAR: &str = "metadata.json";
+const README: &str = "README.txt";
 const FORMAT: &str = "peregrine-export/1";
 
 /// The installation's signing key: `<data dir>/signing.key` (mode 0600),
@@ -60,6 +61,9 @@ pub struct ExportRequest {
     /// A folder to create the export in; default: `<data dir>/exports`.
     #[serde(default)]
     pub folder: Option<String>,
+    /// Pack the export into one `.zip` file.
+    #[serde(default)]
+    pub zip: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -262,7 +266,7 @@ fn sign_manifest(folder: &Path, files: &[FileEntry], key: &SigningKey) -> anyhow
         BASE64.encode(signature.to_bytes()) + "\n",
     )?;
     fs::write(
-        folder.join("README.txt"),
+        folder.join(README),
         "Peregrine evidence export.\n\nmanifest.json lists every file with its SHA-256; manifest.sig is its\nEd25519 signature by the key in manifest.json. Check both with:\n\n    peregrine verify <this folder>\n",
     )?;
     Ok(())
@@ -359,32 +363,104 @@ pub struct VerifyReport {
     pub message: String,
 }
 
-/// Checks an export folder: the manifest's signature (against
-/// `expected_key` when given) and every file's hash.
-pub fn verify(folder: &Path, expected_key: Option<&str>) -> anyhow::Result<VerifyReport> {
-    let manifest_bytes = fs::read(folder.join(MANIFEST)).with_context(|| {
-        format!(
-            "{} has no {MANIFEST}: it is not a Peregrine export",
-            folder.display()
+/// Checks an export (its folder, or its `.zip`): the manifest's signature
+/// (against `expected_key` when given) and every file's hash.
+pub fn verify(path: &Path, expected_key: Option<&str>) -> anyhow::Result<VerifyReport> {
+    if path.is_file() {
+        let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let archive = zip::ZipArchive::new(file).with_context(|| {
+            format!("{} is neither an export folder nor its zip", path.display())
+        })?;
+        verify_contents(
+            &mut ZipContents(archive),
+            &path.display().to_string(),
+            expected_key,
         )
-    })?;
+    } else {
+        verify_contents(
+            &mut FolderContents(path.to_owned()),
+            &path.display().to_string(),
+            expected_key,
+        )
+    }
+}
+
+/// What an export holds, wherever it is kept.
+trait Contents {
+    fn read(&mut self, name: &str) -> Option<Vec<u8>>;
+    fn sha256(&mut self, name: &str) -> Option<String>;
+    fn names(&mut self) -> Vec<String>;
+}
+
+struct FolderContents(PathBuf);
+
+impl Contents for FolderContents {
+    fn read(&mut self, name: &str) -> Option<Vec<u8>> {
+        fs::read(safe_join(&self.0, name)?).ok()
+    }
+
+    fn sha256(&mut self, name: &str) -> Option<String> {
+        hash_reader(File::open(safe_join(&self.0, name)?).ok()?)
+    }
+
+    fn names(&mut self) -> Vec<String> {
+        list_files(&self.0)
+    }
+}
+
+struct ZipContents(zip::ZipArchive<File>);
+
+impl Contents for ZipContents {
+    fn read(&mut self, name: &str) -> Option<Vec<u8>> {
+        let mut entry = self.0.by_name(name).ok()?;
+        let mut out = Vec::new();
+        entry.read_to_end(&mut out).ok()?;
+        Some(out)
+    }
+
+    fn sha256(&mut self, name: &str) -> Option<String> {
+        hash_reader(self.0.by_name(name).ok()?)
+    }
+
+    fn names(&mut self) -> Vec<String> {
+        self.0
+            .file_names()
+            .filter(|n| !n.ends_with('/'))
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+fn verify_contents(
+    contents: &mut dyn Contents,
+    shown_as: &str,
+    expected_key: Option<&str>,
+) -> anyhow::Result<VerifyReport> {
+    let manifest_bytes = contents
+        .read(MANIFEST)
+        .with_context(|| format!("{shown_as} has no {MANIFEST}: it is not a Peregrine export"))?;
     let manifest: Manifest = serde_json::from_slice(&manifest_bytes)
         .with_context(|| format!("{MANIFEST} is not a valid manifest: it was altered"))?;
-    let signature = check_signature(folder, &manifest_bytes, &manifest.public_key, expected_key);
+    let signature = check_signature(
+        contents.read(SIGNATURE),
+        &manifest_bytes,
+        &manifest.public_key,
+        expected_key,
+    );
     let mut altered = Vec::new();
     let mut missing = Vec::new();
     for entry in &manifest.files {
-        let path = safe_join(folder, &entry.path);
-        match path.as_deref().map(hash_file) {
-            Some(Ok(sha)) if sha == entry.sha256 => {}
-            Some(Ok(_)) => altered.push(entry.path.clone()),
-            _ => missing.push(entry.path.clone()),
+        match contents.sha256(&entry.path) {
+            Some(sha) if sha == entry.sha256 => {}
+            Some(_) => altered.push(entry.path.clone()),
+            None => missing.push(entry.path.clone()),
         }
     }
     let listed: Vec<&str> = manifest.files.iter().map(|f| f.path.as_str()).collect();
-    let unlisted: Vec<String> = list_files(folder)
+    let unlisted: Vec<String> = contents
+        .names()
         .into_iter()
-        .filter(|p| ![MANIFEST, SIGNATURE, "README.txt"].contains(&p.as_str()))
+        .filter(|p| ![MANIFEST, SIGNATURE, README].contains(&p.as_str()))
         .filter(|p| !listed.contains(&p.as_str()))
         .collect();
     let intact = signature == "valid" && altered.is_empty() && missing.is_empty();
@@ -417,6 +493,25 @@ pub fn verify(folder: &Path, expected_key: Option<&str>) -> anyhow::Result<Verif
     })
 }
 
+/// Packs a finished export folder into `<folder>.zip` (stored: the video
+/// is already compressed) and removes the folder.
+pub fn zip_folder(folder: &Path) -> anyhow::Result<PathBuf> {
+    let zip_path = folder.with_extension("zip");
+    let file =
+        File::create(&zip_path).with_context(|| format!("cannot create {}", zip_path.display()))?;
+    let mut writer = zip::ZipWriter::new(file);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .large_file(true);
+    for name in list_files(folder) {
+        writer.start_file(name.as_str(), options)?;
+        io::copy(&mut File::open(folder.join(&name))?, &mut writer)?;
+    }
+    writer.finish()?.sync_all()?;
+    fs::remove_dir_all(folder)?;
+    Ok(zip_path)
+}
+
 fn describe_damage(signature: &str, altered: &[String], missing: &[String]) -> String {
     let mut parts = Vec::new();
     if !altered.is_empty() {
@@ -442,12 +537,12 @@ fn describe_damage(signature: &str, altered: &[String], missing: &[String]) -> S
 }
 
 fn check_signature(
-    folder: &Path,
+    signature: Option<Vec<u8>>,
     manifest: &[u8],
     public_key: &str,
     expected_key: Option<&str>,
 ) -> String {
-    let Ok(text) = fs::read_to_string(folder.join(SIGNATURE)) else {
+    let Some(text) = signature.and_then(|b| String::from_utf8(b).ok()) else {
         return "missing".to_owned();
     };
     let key = BASE64
@@ -478,11 +573,10 @@ fn safe_join(folder: &Path, relative: &str) -> Option<PathBuf> {
     inside.then(|| folder.join(path))
 }
 
-fn hash_file(path: &Path) -> io::Result<String> {
-    let mut file = File::open(path)?;
+fn hash_reader(mut reader: impl Read) -> Option<String> {
     let mut hasher = Sha256::new();
-    io::copy(&mut file, &mut hasher)?;
-    Ok(hex(&hasher.finalize()))
+    io::copy(&mut reader, &mut hasher).ok()?;
+    Some(hex(&hasher.finalize()))
 }
 
 /// Files under `folder`, as `/`-separated relative paths.
@@ -589,6 +683,40 @@ mod tests {
         let report = verify(dir.path(), None).unwrap();
         assert_eq!(report.signature, "invalid");
         assert!(report.message.contains("signature does not match"));
+    }
+
+    #[test]
+    fn a_zipped_export_verifies_and_names_an_altered_entry() {
+        let (dir, _) = export_folder();
+        let folder = dir.path().join("export");
+        fs::create_dir(&folder).unwrap();
+        for name in ["a.mp4", SIDECAR, MANIFEST, SIGNATURE, README] {
+            fs::rename(dir.path().join(name), folder.join(name)).unwrap();
+        }
+        let zip = zip_folder(&folder).unwrap();
+        assert!(!folder.exists());
+        let report = verify(&zip, None).unwrap();
+        assert!(report.intact, "{}", report.message);
+        // The same zip with one entry changed.
+        let mut archive = zip::ZipArchive::new(File::open(&zip).unwrap()).unwrap();
+        let tampered = dir.path().join("tampered.zip");
+        let mut writer = zip::ZipWriter::new(File::create(&tampered).unwrap());
+        for i in 0..archive.len() {
+            let mut entry = archive.by_index(i).unwrap();
+            let name = entry.name().to_owned();
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).unwrap();
+            if name == "a.mp4" {
+                bytes[0] ^= 1;
+            }
+            writer
+                .start_file(name.as_str(), zip::write::SimpleFileOptions::default())
+                .unwrap();
+            writer.write_all(&bytes).unwrap();
+        }
+        writer.finish().unwrap();
+        let report = verify(&tampered, None).unwrap();
+        assert_eq!(report.altered, ["a.mp4"]);
     }
 
     /// A recorded segment: 3 s at 10 fps, a keyframe every second.

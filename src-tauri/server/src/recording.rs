@@ -197,8 +197,7 @@ pub async fn prune(state: &AppState) -> anyhow::Result<usize> {
     }
     if let Some(cap) = settings.max_total_bytes {
         let used: i64 = usage.iter().map(|(_, b)| b).sum();
-        let (n, _) =
-            prune_bytes(state, None, used - freed_total - cap, Reason::TotalQuota).await?;
+        let (n, _) = prune_bytes(state, None, used - freed_total - cap, Reason::TotalQuota).await?;
         deleted += n;
     }
     if let Some(free) = free_space(&state.recordings.dir) {

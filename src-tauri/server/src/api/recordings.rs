@@ -317,6 +317,7 @@ pub async fn create_export(
     let key = evidence::signing_key(&s.data_dir).map_err(ApiError::internal)?;
     let (id, cancel) = s.exports.begin(&plan.folder);
     let exports = s.exports.clone();
+    let zip = body.zip;
     tokio::task::spawn_blocking(move || {
         let result = evidence::write_export(&plan, &key, &cancel, |done, total| {
             exports.update(id, |st| {
@@ -331,6 +332,13 @@ pub async fn create_export(
                     total / 1_000_000
                 );
             })
+        })
+        .and_then(|done| {
+            if zip {
+                let packed = evidence::zip_folder(&plan.folder)?;
+                exports.update(id, |st| st.path = packed.display().to_string());
+            }
+            Ok(done)
         });
         exports.update(id, |st| match result {
             Ok((files, bytes)) => {
