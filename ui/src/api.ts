@@ -35,6 +35,25 @@ export interface Camera {
   min_score: number;
   /** Present when the camera has a sub stream: the health of the stream detection runs on. */
   detect_stream?: { state: CameraState; message: string; fps: number; width: number | null; height: number | null };
+  record_mode: RecordMode;
+  pre_roll_s: number;
+  post_roll_s: number;
+  /** Days of video kept; null: the installation's setting. */
+  retain_days: number | null;
+  /** This camera's cap on disk in bytes; null: none of its own. */
+  max_bytes: number | null;
+  /** How recording is going; null while the camera is disabled. */
+  recording: RecordingHealth | null;
+}
+
+/** "events": only around detections, with pre- and post-roll. */
+export type RecordMode = "off" | "continuous" | "events";
+
+export interface RecordingHealth {
+  state: "off" | "starting" | "recording" | "waiting" | "error";
+  /** A sentence when something is wrong (a full disk), empty otherwise. */
+  message: string;
+  last_written_at: string | null;
 }
 
 /** Normalised box (0..1), top-left origin, relative to the frame. */
@@ -217,6 +236,10 @@ export interface CameraInput {
   /** Classes to keep; null keeps all. */
   classes?: string[] | null;
   min_score?: number;
+  record_mode?: RecordMode;
+  pre_roll_s?: number;
+  post_roll_s?: number;
+  retain_days?: number | null;
 }
 
 export interface StreamInfo {
@@ -475,4 +498,116 @@ export class EventStream {
       this.timer = window.setTimeout(() => this.connect(), base * (0.75 + Math.random() * 0.5));
     };
   }
+}
+
+// ---- Recordings and evidence (times are UTC µs, "media_time") ------------
+
+/** One recorded segment file: fragmented MP4 whose fragment times are UTC µs. */
+export interface Recording {
+  id: number;
+  camera_id: number;
+  start_us: number;
+  end_us: number;
+  start: string;
+  end: string;
+  bytes: number;
+  codec: string;
+  width: number;
+  height: number;
+  /** Still being written: playable up to end_us, and growing. */
+  open: boolean;
+  /** `/api/v1/recordings/{id}/video.mp4`, with HTTP Range. */
+  url: string;
+}
+
+export interface Bookmark {
+  id: number;
+  camera_id: number;
+  media_time: number;
+  note: string;
+  created_by: string;
+  created_at: number;
+}
+
+/** A range kept from retention, until `until_us` (null: until unlocked). */
+export interface EvidenceLock {
+  id: number;
+  camera_id: number;
+  start_us: number;
+  end_us: number;
+  reason: string;
+  until_us: number | null;
+  created_by: string;
+  created_at: number;
+}
+
+/** Everything the playback timeline draws for one camera over a range. */
+export interface Timeline {
+  camera_id: number;
+  from_us: number;
+  to_us: number;
+  bucket_us: number;
+  recordings: [number, number][];
+  /** Detections per bucket: [bucket start µs, count]; empty buckets left out. */
+  density: [number, number][];
+  alerts: { id: number; media_time: number; priority: Priority; rule_name: string; state: AlertState }[];
+  bookmarks: Bookmark[];
+  locks: EvidenceLock[];
+  recording: RecordingHealth | null;
+}
+
+export interface ExportStatus {
+  id: number;
+  state: "running" | "done" | "failed" | "cancelled";
+  /** 0..1 of the video bytes copied. */
+  progress: number;
+  /** The export's folder on the server's disk. */
+  path: string;
+  message: string;
+  files: number;
+  bytes: number;
+}
+
+export interface VerifyReport {
+  intact: boolean;
+  signature: string;
+  public_key: string | null;
+  altered: string[];
+  missing: string[];
+  unlisted: string[];
+  files: number;
+  /** "Intact: …" or "NOT intact: …", for the user. */
+  message: string;
+}
+
+const range = (fromUs: number, toUs: number): string => `from_us=${Math.round(fromUs)}&to_us=${Math.round(toUs)}`;
+
+export const listRecordings = (cameraId: number, fromUs: number, toUs: number, signal?: AbortSignal): Promise<Recording[]> =>
+  getJson<{ recordings: Recording[] }>(`/cameras/${cameraId}/recordings?${range(fromUs, toUs)}`, signal).then((r) => r.recordings);
+export const getTimeline = (cameraId: number, fromUs: number, toUs: number, buckets: number, signal?: AbortSignal): Promise<Timeline> =>
+  getJson<Timeline>(`/cameras/${cameraId}/timeline?${range(fromUs, toUs)}&buckets=${buckets}`, signal);
+export const createBookmark = (cameraId: number, mediaTimeUs: number, note: string): Promise<Bookmark> =>
+  sendJson<Bookmark>("POST", "/bookmarks", { camera_id: cameraId, media_time: Math.round(mediaTimeUs), note });
+export const deleteBookmark = (id: number): Promise<void> => deletePath(`/bookmarks/${id}`);
+export const createLock = (lock: Pick<EvidenceLock, "camera_id" | "start_us" | "end_us" | "reason" | "until_us">): Promise<EvidenceLock> =>
+  sendJson<EvidenceLock>("POST", "/evidence-locks", lock);
+export const deleteLock = (id: number): Promise<void> => deletePath(`/evidence-locks/${id}`);
+export const startExport = (request: { cameras: number[]; from_us: number; to_us: number; note: string; folder?: string }): Promise<ExportStatus> =>
+  sendJson<ExportStatus>("POST", "/exports", request);
+export const getExport = (id: number): Promise<ExportStatus> => getJson<ExportStatus>(`/exports/${id}`);
+export const cancelExport = (id: number): Promise<ExportStatus> => sendJson<ExportStatus>("DELETE", `/exports/${id}`, undefined);
+export const verifyExport = (path: string): Promise<VerifyReport> => sendJson<VerifyReport>("POST", "/exports/verify", { path });
+
+/**
+ * A segment's bytes from `fromByte` on: a growing (open) segment is read
+ * again from where the last read stopped. Null: nothing new yet (416).
+ */
+export async function fetchRecording(url: string, fromByte: number, signal?: AbortSignal): Promise<Response | null> {
+  const init: RequestInit = { credentials: "same-origin" };
+  if (fromByte > 0) init.headers = { Range: `bytes=${fromByte}-` };
+  if (signal) init.signal = signal;
+  const res = await fetch(url, init);
+  if (res.status === 416) return null;
+  if (!res.ok) throw await errorFrom(res);
+  return res;
 }

@@ -44,3 +44,26 @@ export function el<K extends keyof HTMLElementTagNameMap>(
   if (text !== undefined) node.textContent = text;
   return node;
 }
+
+/** A UTC µs media time as a local Date. */
+export const dateOfUs = (us: number): Date => new Date(us / 1000);
+
+/** Local date, short: "Tue 1 Dec 2026". */
+export function formatDay(d: Date): string {
+  return d.toLocaleDateString(undefined, { weekday: "short", day: "numeric", month: "short", year: "numeric" });
+}
+
+/** For a datetime-local input: local "YYYY-MM-DDTHH:MM:SS". */
+export function localInputValue(d: Date): string {
+  const date = `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())}`;
+  return `${date}T${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+}
+
+/** "45 s", "3 min 20 s", "1 h 5 min". */
+export function formatSpan(us: number): string {
+  const s = Math.max(0, Math.round(us / 1e6));
+  if (s < 60) return `${s} s`;
+  if (s < 3_600) return s % 60 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${s / 60} min`;
+  const m = Math.round(s / 60);
+  return m % 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m / 60} h`;
+}
