@@ -1,8 +1,9 @@
 // The alarm queue: open alerts newest first, each with its snapshot, camera,
 // time, priority and the sentence saying why it fired. Keyboard first:
-// N next new alert, A acknowledge, Enter open, C close with a note, ↑/↓ move.
-// An alert opened shows its snapshot large, its history (who changed what,
-// when), a note and a "false alarm" mark, and a button to its camera.
+// N next new alert, A acknowledge, Enter open, C close with a note, P play
+// its clip, ↑/↓ move. An alert opened shows its snapshot large, its history
+// (who changed what, when), a note and a "false alarm" mark, and buttons to
+// its camera and its recorded clip.
 
 import { ApiError, getAlert, updateAlert, type Alert, type AlertDetail, type AlertState, type Priority } from "./api";
 import { AlarmSound } from "./alarmSound";
@@ -16,6 +17,8 @@ export interface AlarmQueueOptions {
   /** Every camera, for the camera filter. */
   cameras: () => { id: number; name: string }[];
   showCamera: (id: number) => void;
+  /** Plays the recorded clip around the alert. */
+  play: (alert: Alert) => void;
   /** The count of new alerts changed (window title, tray). */
   onCount: (unacknowledged: number) => void;
 }
@@ -88,7 +91,7 @@ export class AlarmQueue {
     this.list.addEventListener("keydown", (e) => this.onListKey(e));
     this.empty = el("p", "alarms__empty", "No open alarms.");
     const keys = el("p", "alarms__keys");
-    keys.innerHTML = "<kbd>N</kbd> next · <kbd>A</kbd> acknowledge · <kbd>Enter</kbd> open · <kbd>C</kbd> close";
+    keys.innerHTML = "<kbd>N</kbd> next · <kbd>A</kbd> acknowledge · <kbd>Enter</kbd> open · <kbd>C</kbd> close · <kbd>P</kbd> play";
     this.element.append(head, filters, banner, this.notifyFailed, this.error, this.list, this.empty, keys, this.sound.audio);
     this.dialog = new AlertDialog(this, options);
     document.body.append(this.dialog.element);
@@ -134,6 +137,12 @@ export class AlarmQueue {
   open(): void {
     const target = this.target();
     if (target) void this.dialog.show(target.id, false);
+  }
+
+  /** P: plays the selected alert's clip. */
+  play(): void {
+    const target = this.target();
+    if (target) this.options.play(target);
   }
 
   /** C: opens the selected alert ready to close it with a note. */
@@ -239,7 +248,19 @@ export class AlarmQueue {
     );
     const why = el("p", "alarm__why", a.explanation);
     const state = el("span", `alarm__state alarm__state--${a.state}`, a.false_alarm ? `${a.state} · false alarm` : a.state);
-    body.append(top, why, state);
+    const play = el("button", "button button--small alarm__play", "▶ Play");
+    play.type = "button";
+    play.dataset["testid"] = "play-alarm";
+    play.title = "Play the recorded clip (P)";
+    play.setAttribute("aria-label", `Play the clip of alarm ${a.id}`);
+    play.addEventListener("click", (e) => {
+      e.stopPropagation();
+      this.select(a.id);
+      this.options.play(a);
+    });
+    const foot = el("div", "alarm__foot");
+    foot.append(state, play);
+    body.append(top, why, foot);
     li.append(body);
     li.addEventListener("click", () => this.select(a.id));
     li.addEventListener("dblclick", () => void this.dialog.show(a.id, false));
@@ -299,14 +320,17 @@ class AlertDialog {
     this.ackButton = this.button("Acknowledge (A)", () => void this.act("acknowledged"));
     this.closeButton = this.button("Close alarm (Enter)", () => void this.act("closed"));
     this.closeButton.classList.add("button--primary");
+    const play = this.button("Play clip (P)", () => this.playClip());
+    play.dataset["testid"] = "alert-play";
     const cancel = this.button("Back (Esc)", () => this.element.close());
-    actions.append(camera, cancel, this.ackButton, this.closeButton);
+    actions.append(camera, play, cancel, this.ackButton, this.closeButton);
     const body = el("div", "dialog__form");
     body.append(this.title, this.img, this.why, this.history, noteField, faLabel, actions);
     this.element.append(body);
     this.element.addEventListener("keydown", (e) => {
       if (e.target === this.note) return;
       if (e.key.toLowerCase() === "a") void this.act("acknowledged");
+      else if (e.key.toLowerCase() === "p") this.playClip();
     });
   }
 
@@ -340,6 +364,13 @@ class AlertDialog {
     this.ackButton.disabled = d.state !== "new";
     this.closeButton.disabled = d.state === "closed";
     this.element.dataset["state"] = d.state;
+  }
+
+  private playClip(): void {
+    const d = this.current;
+    if (!d) return;
+    this.element.close();
+    this.options.play(d);
   }
 
   private async act(state: AlertState): Promise<void> {

@@ -2,6 +2,8 @@
 // connection" that says what the stream holds (or what is wrong) before
 // saving, and field errors from the API shown beside the field they name.
 // The password is never echoed: editing leaves it unchanged unless retyped.
+// Recording: off, continuous or only around detections (with the seconds
+// kept before and after), and how many days to keep (blank: the default).
 
 import {
   ApiError,
@@ -13,17 +15,27 @@ import {
   type Camera,
   type CameraInput,
   type CameraPatch,
+  type RecordMode,
 } from "./api";
 import { el } from "./format";
 
-const FIELDS = ["name", "url", "sub_url", "username", "password", "detect_fps", "classes", "min_score"] as const;
+const FIELDS = ["name", "url", "sub_url", "username", "password", "detect_fps", "classes", "min_score", "pre_roll_s", "post_roll_s", "retain_days"] as const;
 type Field = (typeof FIELDS)[number];
+/** Fields the API may name in an error: the inputs and the recording mode. */
+type ErrorField = Field | "record_mode";
+
+const MODES: readonly [RecordMode, string][] = [
+  ["continuous", "Continuous"],
+  ["events", "Only around detections"],
+  ["off", "Off"],
+];
 
 export class CameraDialog {
   readonly element: HTMLDialogElement;
   private readonly form: HTMLFormElement;
   private readonly inputs = new Map<Field, HTMLInputElement>();
-  private readonly errors = new Map<Field, HTMLElement>();
+  private readonly errors = new Map<ErrorField, HTMLElement>();
+  private readonly mode = el("select");
   private readonly result: HTMLParagraphElement;
   private readonly title: HTMLHeadingElement;
   private readonly enabled: HTMLInputElement;
@@ -33,6 +45,7 @@ export class CameraDialog {
   private editing: Camera | null = null;
 
   private readonly rulesButton: HTMLButtonElement;
+  private readonly recordingsButton: HTMLButtonElement;
   private readonly onvifHost = el("input");
   private readonly onvifResults = el("div");
 
@@ -40,6 +53,7 @@ export class CameraDialog {
     private readonly saved: (camera: Camera) => void,
     private readonly deleted: (id: number) => void,
     private readonly openRules: (camera: Camera) => void,
+    private readonly openRecordings: (camera: Camera) => void,
   ) {
     this.element = el("dialog", "dialog");
     this.element.setAttribute("aria-labelledby", "camera-dialog-title");
@@ -71,6 +85,7 @@ export class CameraDialog {
       fps.max = "30";
       fps.step = "0.1";
     }
+    this.form.append(this.recordingSection());
     this.enabledRow = el("label", "dialog__check");
     this.enabled = el("input");
     this.enabled.type = "checkbox";
@@ -89,11 +104,17 @@ export class CameraDialog {
       if (camera) this.openRules(camera);
     });
     this.rulesButton.dataset["testid"] = "open-rules";
+    this.recordingsButton = this.button("Recordings…", "button", () => {
+      const camera = this.editing;
+      this.element.close();
+      if (camera) this.openRecordings(camera);
+    });
+    this.recordingsButton.dataset["testid"] = "dialog-recordings";
     const test = this.button("Test connection", "button", () => void this.test());
     const cancel = this.button("Cancel", "button", () => this.element.close());
     const save = this.button("Save", "submit", () => undefined);
     save.classList.add("button--primary");
-    buttons.append(this.remove, this.rulesButton, test, cancel, save);
+    buttons.append(this.remove, this.rulesButton, this.recordingsButton, test, cancel, save);
     this.form.append(this.result, buttons);
     this.form.addEventListener("submit", (e) => {
       e.preventDefault();
@@ -120,6 +141,7 @@ export class CameraDialog {
     this.title.textContent = camera ? `Edit ${camera.name}` : "Add camera";
     this.remove.hidden = camera === null;
     this.rulesButton.hidden = camera === null;
+    this.recordingsButton.hidden = camera === null;
     this.enabledRow.hidden = camera === null;
     this.enabled.checked = camera?.enabled ?? true;
     const set = (name: Field, value: string): void => {
@@ -135,8 +157,13 @@ export class CameraDialog {
     set("detect_fps", String(camera?.detect_fps ?? 5));
     set("classes", camera?.classes?.join(", ") ?? "");
     set("min_score", String(camera?.min_score ?? 0.5));
+    this.mode.value = camera?.record_mode ?? "continuous";
+    set("pre_roll_s", String(camera?.pre_roll_s ?? 5));
+    set("post_roll_s", String(camera?.post_roll_s ?? 10));
+    set("retain_days", camera?.retain_days == null ? "" : String(camera.retain_days));
     const password = this.inputs.get("password");
     if (password) password.placeholder = camera?.has_password ? "unchanged (type to replace)" : "";
+    this.syncRolls();
     this.element.showModal();
     this.inputs.get("name")?.focus();
   }
@@ -198,7 +225,52 @@ export class CameraDialog {
     if (input) input.value = value;
   }
 
-  private field(name: Field, label: string, type: string, placeholder: string): void {
+  /** Recording: the mode, the seconds kept around a detection, the days kept. */
+  private recordingSection(): HTMLFieldSetElement {
+    const section = el("fieldset", "dialog__section");
+    section.append(el("legend", undefined, "Recording"));
+    const wrap = el("div", "dialog__field");
+    const label = el("label", undefined, "Record");
+    label.htmlFor = "camera-record_mode";
+    this.mode.id = "camera-record_mode";
+    this.mode.name = "record_mode";
+    for (const [value, text] of MODES) {
+      const option = el("option", undefined, text);
+      option.value = value;
+      this.mode.append(option);
+    }
+    const error = el("p", "dialog__error");
+    error.id = "camera-record_mode-error";
+    this.mode.setAttribute("aria-describedby", error.id);
+    this.errors.set("record_mode", error);
+    wrap.append(label, this.mode, error);
+    const rolls = el("div", "dialog__pair");
+    section.append(wrap, rolls);
+    this.field("pre_roll_s", "Seconds kept before a detection", "number", "5", rolls);
+    this.field("post_roll_s", "Seconds kept after", "number", "10", rolls);
+    this.field("retain_days", "Keep video for (days; blank: the default)", "number", "default", section);
+    for (const [name, max] of [["pre_roll_s", "60"], ["post_roll_s", "600"], ["retain_days", "3650"]] as const) {
+      const input = this.inputs.get(name);
+      if (!input) continue;
+      input.min = "0";
+      input.max = max;
+      input.step = "any";
+    }
+    const sync = (): void => {
+      // The seconds around a detection only matter in that mode.
+      for (const name of ["pre_roll_s", "post_roll_s"] as const) {
+        const input = this.inputs.get(name);
+        if (input) input.disabled = this.mode.value !== "events";
+      }
+    };
+    this.mode.addEventListener("change", sync);
+    this.syncRolls = sync;
+    return section;
+  }
+
+  private syncRolls: () => void = () => undefined;
+
+  private field(name: Field, label: string, type: string, placeholder: string, parent: HTMLElement = this.form): void {
     const id = `camera-${name}`;
     const wrap = el("div", "dialog__field");
     const labelEl = el("label", undefined, label);
@@ -213,7 +285,7 @@ export class CameraDialog {
     error.id = `${id}-error`;
     input.setAttribute("aria-describedby", error.id);
     wrap.append(labelEl, input, error);
-    this.form.append(wrap);
+    parent.append(wrap);
     this.inputs.set(name, input);
     this.errors.set(name, error);
   }
@@ -237,6 +309,10 @@ export class CameraDialog {
     if (this.value("detect_fps") !== "") body.detect_fps = Number(this.value("detect_fps"));
     body.classes = this.classes();
     if (this.value("min_score") !== "") body.min_score = Number(this.value("min_score"));
+    body.record_mode = this.mode.value as RecordMode;
+    if (this.value("pre_roll_s") !== "") body.pre_roll_s = Number(this.value("pre_roll_s"));
+    if (this.value("post_roll_s") !== "") body.post_roll_s = Number(this.value("post_roll_s"));
+    body.retain_days = this.value("retain_days") === "" ? null : Number(this.value("retain_days"));
     return body;
   }
 
@@ -301,6 +377,10 @@ export class CameraDialog {
     if (this.enabled.checked !== camera.enabled) patch.enabled = this.enabled.checked;
     if ((input.classes ?? []).join(",") !== (camera.classes ?? []).join(",")) patch.classes = input.classes ?? null;
     if (input.min_score !== undefined && input.min_score !== camera.min_score) patch.min_score = input.min_score;
+    if (input.record_mode !== undefined && input.record_mode !== camera.record_mode) patch.record_mode = input.record_mode;
+    if (input.pre_roll_s !== undefined && input.pre_roll_s !== camera.pre_roll_s) patch.pre_roll_s = input.pre_roll_s;
+    if (input.post_roll_s !== undefined && input.post_roll_s !== camera.post_roll_s) patch.post_roll_s = input.post_roll_s;
+    if ((input.retain_days ?? null) !== camera.retain_days) patch.retain_days = input.retain_days ?? null;
     return patch;
   }
 
@@ -317,13 +397,14 @@ export class CameraDialog {
   }
 
   private showError(e: unknown): void {
-    const field = e instanceof ApiError ? (e.field as Field | undefined) : undefined;
+    const field = e instanceof ApiError ? (e.field as ErrorField | undefined) : undefined;
     const message = e instanceof Error ? e.message : String(e);
     const slot = field ? this.errors.get(field) : undefined;
-    if (slot) {
+    if (slot && field) {
       slot.textContent = message;
-      this.inputs.get(field!)?.setAttribute("aria-invalid", "true");
-      this.inputs.get(field!)?.focus();
+      const control = field === "record_mode" ? this.mode : this.inputs.get(field);
+      control?.setAttribute("aria-invalid", "true");
+      control?.focus();
       this.result.textContent = "";
     } else {
       this.result.textContent = message;
@@ -334,7 +415,7 @@ export class CameraDialog {
   private clearErrors(): void {
     for (const [name, slot] of this.errors) {
       slot.textContent = "";
-      this.inputs.get(name)?.removeAttribute("aria-invalid");
+      (name === "record_mode" ? this.mode : this.inputs.get(name))?.removeAttribute("aria-invalid");
     }
     delete this.result.dataset["ok"];
   }

@@ -1,9 +1,11 @@
 // One camera in the live grid: name, state badge, stats, live video (MSE)
 // with the detection boxes of the frame on screen, or, where this window
 // cannot decode H.264, a flicker-free snapshot refresh loop. The state the
-// tile shows is what the guard sees: a picture that stopped is stale.
+// tile shows is what the guard sees: a picture that stopped is stale. A
+// quiet "REC" opens the recordings; it turns into a red "REC error" (a full
+// disk, say) with the reason as its title.
 
-import { snapshotUrl, type Camera, type CameraState, type DetectionsEvent, type FrameDetection } from "./api";
+import { snapshotUrl, type Camera, type CameraState, type DetectionsEvent, type FrameDetection, type RecordingHealth } from "./api";
 import { LivePlayer, whyNot } from "./livePlayer";
 import { classColour } from "./colours";
 import { el, formatBitrate, formatClock, formatFps, formatScore } from "./format";
@@ -38,6 +40,14 @@ const STATE_LABEL: Record<CameraState, string> = {
   disabled: "Disabled",
 };
 
+const REC_SAYS: Record<RecordingHealth["state"], string> = {
+  off: "Not recording",
+  starting: "Recording is starting",
+  recording: "Recording",
+  waiting: "Recording around detections: none now",
+  error: "Recording error",
+};
+
 /** "12 s", "3 min", "2 h". */
 function formatAgo(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
@@ -56,6 +66,7 @@ export class CameraTile {
 
   private readonly nameEl: HTMLHeadingElement;
   private readonly badgeEl: HTMLSpanElement;
+  private readonly recEl: HTMLButtonElement;
   private readonly expandBtn: HTMLButtonElement;
   private readonly viewEl: HTMLDivElement;
   private readonly frameEl: HTMLDivElement;
@@ -92,6 +103,7 @@ export class CameraTile {
   constructor(
     camera: Camera,
     private readonly onEdit: (camera: Camera) => void,
+    private readonly onRecordings: (camera: Camera) => void,
   ) {
     this.camera = camera;
     const idBase = `cam-${camera.id}`;
@@ -118,7 +130,11 @@ export class CameraTile {
     editBtn.setAttribute("aria-label", `Edit ${camera.name}`);
     editBtn.dataset["testid"] = "edit-camera";
     editBtn.addEventListener("click", () => this.onEdit(this.camera));
-    head.append(this.nameEl, this.badgeEl, editBtn, this.expandBtn);
+    this.recEl = el("button", "tile__rec", "REC");
+    this.recEl.type = "button";
+    this.recEl.dataset["testid"] = "open-recordings";
+    this.recEl.addEventListener("click", () => this.onRecordings(this.camera));
+    head.append(this.nameEl, this.badgeEl, this.recEl, editBtn, this.expandBtn);
 
     // The view has a fixed aspect ratio so all tiles line up; the frame
     // inside is letterboxed to the video's aspect ratio and carries both the
@@ -408,6 +424,7 @@ export class CameraTile {
     this.badgeEl.className = `badge badge--${state}`;
     this.badgeEl.textContent = STATE_LABEL[state] ?? state;
     this.expandBtn.setAttribute("aria-label", `Enlarge ${c.name}`);
+    this.renderRec();
 
     const message = this.stateMessage(state);
     if (state === "stale") this.renderStale();
@@ -434,6 +451,16 @@ export class CameraTile {
     this.placeholderEl.textContent = state === "error" || state === "reconnecting" ? "No signal" : "Waiting for first frame…";
     this.placeholderEl.hidden = this.live ? this.live.hasPicture : this.hasFrame;
     if (c.width && c.height) this.setAspect(c.width, c.height);
+  }
+
+  private renderRec(): void {
+    const r = this.camera.recording;
+    const state = r?.state ?? "off";
+    const says = state === "error" && r?.message ? `${REC_SAYS.error}: ${r.message}` : REC_SAYS[state];
+    this.recEl.dataset["state"] = state;
+    this.recEl.textContent = state === "error" ? "REC error" : "REC";
+    this.recEl.title = `${says}. Click for the recordings.`;
+    this.recEl.setAttribute("aria-label", `Recordings of ${this.camera.name}. ${says}`);
   }
 
   private setAspect(w: number, h: number): void {

@@ -23,6 +23,7 @@ import { RulesDialog } from "./rulesDialog";
 import { DetectionsList, rowsFromEvent, rowsFromStored } from "./detectionsList";
 import { GridLayout } from "./gridLayout";
 import { HealthView } from "./health";
+import { PlaybackDialog } from "./playback";
 
 const HEALTH_REFRESH_MS = 15_000;
 
@@ -43,10 +44,18 @@ class App {
   private readonly health = new HealthView();
   readonly layout = new GridLayout(this.grid, document.querySelectorAll<HTMLButtonElement>(".segmented [data-columns]"));
   private readonly rulesDialog = new RulesDialog((id, zones) => this.tiles.get(id)?.setPrivacy(privacyOf(zones)));
+  private readonly playback = new PlaybackDialog({
+    cameraName: (id) => this.tiles.get(id)?.name ?? `Camera ${id}`,
+    showLive: (id) => {
+      const tile = this.tiles.get(id);
+      if (tile) this.layout.focusTile(tile.element);
+    },
+  });
   private readonly addDialog = new CameraDialog(
     (camera) => this.upsertCamera(camera),
     (id) => this.removeCamera(id),
     (camera) => void this.rulesDialog.open(camera),
+    (camera) => this.playback.openCamera(camera.id),
   );
   private readonly tiles = new Map<number, CameraTile>();
   private readonly detections = new DetectionsList({
@@ -60,6 +69,7 @@ class App {
       const tile = this.tiles.get(id);
       if (tile) this.layout.focusTile(tile.element);
     },
+    play: (alert) => this.playback.openAlert(alert),
     onCount: (n) => {
       document.title = n > 0 ? `(${n}) Peregrine` : "Peregrine";
     },
@@ -84,7 +94,7 @@ class App {
   private retryDelayMs = 1_000;
 
   constructor() {
-    document.body.append(this.addDialog.element, this.rulesDialog.element);
+    document.body.append(this.addDialog.element, this.rulesDialog.element, this.playback.element);
     byId<HTMLButtonElement>("add-camera").addEventListener("click", () => this.addDialog.open());
     byId("side").append(this.alarms.element, this.detections.element);
   }
@@ -190,7 +200,11 @@ class App {
       if (renamed) this.detections.refreshNames();
       return;
     }
-    const tile = new CameraTile(camera, (c) => this.addDialog.openEdit(c));
+    const tile = new CameraTile(
+      camera,
+      (c) => this.addDialog.openEdit(c),
+      (c) => this.playback.openCamera(c.id),
+    );
     this.tiles.set(camera.id, tile);
     listZones(camera.id).then((zones) => tile.setPrivacy(privacyOf(zones)), () => undefined);
     tile.element.tabIndex = -1;
@@ -279,7 +293,7 @@ function bindBoxesToggle(): () => void {
 /**
  * Keyboard: 1–9 one camera, G grid size, F full screen, Esc back, B boxes,
  * D latency overlay, Shift+←/→ moves the tile that has focus; alarms:
- * N next new, A acknowledge, Enter open, C close with a note.
+ * N next new, A acknowledge, Enter open, C close with a note, P play its clip.
  */
 function bindShortcuts(layout: GridLayout, alarms: AlarmQueue, toggleBoxes: () => void): void {
   document.addEventListener("keydown", (event) => {
@@ -307,6 +321,7 @@ function bindShortcuts(layout: GridLayout, alarms: AlarmQueue, toggleBoxes: () =
     if (key === "n") alarms.next();
     else if (key === "a") alarms.acknowledge();
     else if (key === "c") alarms.closeWithNote();
+    else if (key === "p") alarms.play();
     else if (key === "b") toggleBoxes();
     else if (key === "d") document.body.classList.toggle("show-debug");
     else if (key === "g") layout.cycle();
