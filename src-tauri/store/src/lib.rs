@@ -9,6 +9,7 @@
 mod alerts;
 mod recordings;
 mod rules;
+pub mod search;
 mod tracks;
 mod webhooks;
 

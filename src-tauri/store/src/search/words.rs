@@ -1,0 +1,373 @@
+//! The parser's tables: class synonyms, colour names, stopwords, numbers.
+//! Plurals are handled by the lookup (a trailing "s" or "es").
+
+/// Words (and two-word phrases) for detector classes. A word may stand for
+/// several classes ("vehicle").
+const CLASSES: &[(&str, &[&str])] = &[
+    ("person", &["person"]),
+    ("people", &["person"]),
+    ("persons", &["person"]),
+    ("man", &["person"]),
+    ("men", &["person"]),
+    ("woman", &["person"]),
+    ("women", &["person"]),
+    ("kid", &["person"]),
+    ("child", &["person"]),
+    ("children", &["person"]),
+    ("boy", &["person"]),
+    ("girl", &["person"]),
+    ("guy", &["person"]),
+    ("lady", &["person"]),
+    ("ladies", &["person"]),
+    ("pedestrian", &["person"]),
+    ("human", &["person"]),
+    ("someone", &["person"]),
+    ("somebody", &["person"]),
+    ("anyone", &["person"]),
+    ("anybody", &["person"]),
+    ("intruder", &["person"]),
+    ("visitor", &["person"]),
+    ("stranger", &["person"]),
+    ("worker", &["person"]),
+    ("delivery driver", &["person"]),
+    ("courier", &["person"]),
+    ("postman", &["person"]),
+    ("car", &["car"]),
+    ("sedan", &["car"]),
+    ("saloon", &["car"]),
+    ("suv", &["car"]),
+    ("automobile", &["car"]),
+    ("taxi", &["car"]),
+    ("cab", &["car"]),
+    ("van", &["car", "truck"]),
+    ("vehicle", &["car", "truck", "bus", "motorcycle"]),
+    ("truck", &["truck"]),
+    ("lorry", &["truck"]),
+    ("lorries", &["truck"]),
+    ("pickup", &["truck"]),
+    ("pick-up", &["truck"]),
+    ("hgv", &["truck"]),
+    ("bus", &["bus"]),
+    ("buses", &["bus"]),
+    ("coach", &["bus"]),
+    ("bicycle", &["bicycle"]),
+    ("bike", &["bicycle"]),
+    ("cycle", &["bicycle"]),
+    ("cyclist", &["bicycle"]),
+    ("motorcycle", &["motorcycle"]),
+    ("motorbike", &["motorcycle"]),
+    ("motorcyclist", &["motorcycle"]),
+    ("dog", &["dog"]),
+    ("puppy", &["dog"]),
+    ("puppies", &["dog"]),
+    ("cat", &["cat"]),
+    ("kitten", &["cat"]),
+    ("bird", &["bird"]),
+    ("horse", &["horse"]),
+    ("animal", &["bird", "cat", "dog", "horse", "sheep", "cow"]),
+    ("pet", &["cat", "dog"]),
+    ("backpack", &["backpack"]),
+    ("rucksack", &["backpack"]),
+    ("handbag", &["handbag"]),
+    ("purse", &["handbag"]),
+    ("bag", &["backpack", "handbag", "suitcase"]),
+    ("suitcase", &["suitcase"]),
+    ("luggage", &["suitcase"]),
+    ("umbrella", &["umbrella"]),
+    ("boat", &["boat"]),
+    ("train", &["train"]),
+    ("airplane", &["airplane"]),
+    ("plane", &["airplane"]),
+    ("traffic light", &["traffic light"]),
+    ("stop sign", &["stop sign"]),
+    ("fire hydrant", &["fire hydrant"]),
+    ("bench", &["bench"]),
+    ("chair", &["chair"]),
+    ("bottle", &["bottle"]),
+    ("laptop", &["laptop"]),
+    ("phone", &["cell phone"]),
+    ("cell phone", &["cell phone"]),
+    ("mobile phone", &["cell phone"]),
+    ("skateboard", &["skateboard"]),
+    ("ball", &["sports ball"]),
+];
+
+/// Colour words mapped to the palette colours are stored with.
+const COLORS: &[(&str, &str)] = &[
+    ("red", "red"),
+    ("crimson", "red"),
+    ("maroon", "red"),
+    ("burgundy", "red"),
+    ("cherry", "red"),
+    ("ruby", "red"),
+    ("blue", "blue"),
+    ("navy", "blue"),
+    ("azure", "blue"),
+    ("cobalt", "blue"),
+    ("cyan", "blue"),
+    ("turquoise", "blue"),
+    ("denim", "blue"),
+    ("green", "green"),
+    ("olive", "green"),
+    ("lime", "green"),
+    ("emerald", "green"),
+    ("teal", "green"),
+    ("yellow", "yellow"),
+    ("gold", "yellow"),
+    ("golden", "yellow"),
+    ("mustard", "yellow"),
+    ("orange", "orange"),
+    ("amber", "orange"),
+    ("peach", "orange"),
+    ("coral", "orange"),
+    ("purple", "purple"),
+    ("violet", "purple"),
+    ("lilac", "purple"),
+    ("lavender", "purple"),
+    ("magenta", "purple"),
+    ("mauve", "purple"),
+    ("pink", "pink"),
+    ("rose", "pink"),
+    ("fuchsia", "pink"),
+    ("salmon", "pink"),
+    ("brown", "brown"),
+    ("tan", "brown"),
+    ("beige", "brown"),
+    ("khaki", "brown"),
+    ("chocolate", "brown"),
+    ("bronze", "brown"),
+    ("black", "black"),
+    ("ebony", "black"),
+    ("white", "white"),
+    ("ivory", "white"),
+    ("cream", "white"),
+    ("grey", "grey"),
+    ("gray", "grey"),
+    ("silver", "grey"),
+    ("charcoal", "grey"),
+];
+
+/// Clothing words: they say where a colour is, and are consumed with it.
+const CLOTHING: &[&str] = &[
+    "shirt", "t-shirt", "tshirt", "top", "jacket", "coat", "hoodie", "sweater", "jumper", "pants",
+    "trousers", "jeans", "shorts", "skirt", "dress", "hat", "cap", "clothes", "clothing", "outfit",
+    "shoes", "uniform", "vest", "jersey", "colored", "coloured", "color", "colour",
+];
+
+/// Words that carry no filter: consumed silently.
+const STOPWORDS: &[&str] = &[
+    "the",
+    "a",
+    "an",
+    "at",
+    "in",
+    "on",
+    "of",
+    "by",
+    "with",
+    "near",
+    "around",
+    "by",
+    "show",
+    "me",
+    "find",
+    "all",
+    "any",
+    "some",
+    "get",
+    "look",
+    "looking",
+    "for",
+    "search",
+    "there",
+    "was",
+    "were",
+    "is",
+    "are",
+    "be",
+    "been",
+    "who",
+    "that",
+    "which",
+    "please",
+    "i",
+    "want",
+    "see",
+    "list",
+    "clip",
+    "clips",
+    "video",
+    "videos",
+    "footage",
+    "recording",
+    "recordings",
+    "event",
+    "events",
+    "one",
+    "ones",
+    "camera",
+    "cameras",
+    "cam",
+    "and",
+    "or",
+    "wearing",
+    "wore",
+    "dressed",
+    "has",
+    "had",
+    "have",
+    "this",
+    "did",
+    "do",
+    "does",
+    "what",
+    "where",
+    "when",
+    "go",
+    "went",
+    "come",
+    "came",
+    "into",
+    "onto",
+    "through",
+    "just",
+    "only",
+    "also",
+    "like",
+    "can",
+    "you",
+    "my",
+    "our",
+    "their",
+    "his",
+    "her",
+    "its",
+    "it",
+    "them",
+    "they",
+    "he",
+    "she",
+    "we",
+    "walking",
+    "walked",
+    "going",
+    "moving",
+    "any",
+    "from",
+    "to",
+    "up",
+    "out",
+    "times",
+    "time",
+    "happened",
+    "seen",
+    "spotted",
+    "detected",
+    "detection",
+    "detections",
+    "object",
+    "objects",
+    "thing",
+    "things",
+    "anything",
+    "everything",
+    "something",
+    "here",
+    "area",
+    "zone",
+    "us",
+    "let",
+    "lets",
+    "let's",
+    "tell",
+];
+
+/// Words for alerts only.
+pub const ALERT_WORDS: &[&str] = &[
+    "alert",
+    "alerts",
+    "alarm",
+    "alarms",
+    "incident",
+    "incidents",
+    "alarmed",
+    "triggered",
+];
+
+pub fn classes(word: &str) -> Option<&'static [&'static str]> {
+    lookup(CLASSES, word)
+}
+
+pub fn color(word: &str) -> Option<&'static str> {
+    lookup(COLORS, word)
+}
+
+/// A table value for `word` or its singular.
+fn lookup<T: Copy>(table: &[(&str, T)], word: &str) -> Option<T> {
+    let find = |w: &str| table.iter().find(|(k, _)| *k == w).map(|(_, v)| *v);
+    find(word)
+        .or_else(|| word.strip_suffix("es").and_then(find))
+        .or_else(|| word.strip_suffix('s').and_then(find))
+}
+
+pub fn is_clothing(word: &str) -> bool {
+    CLOTHING.contains(&word)
+        || word
+            .strip_suffix('s')
+            .is_some_and(|w| CLOTHING.contains(&w))
+}
+
+pub fn is_stopword(word: &str) -> bool {
+    STOPWORDS.contains(&word)
+}
+
+/// "3", "three", "a dozen" (one word only).
+pub fn number(word: &str) -> Option<u32> {
+    const WORDS: &[&str] = &[
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+        "twenty",
+    ];
+    if let Ok(n) = word.parse::<u32>() {
+        return (n <= 100_000).then_some(n);
+    }
+    match word {
+        "thirty" => Some(30),
+        "forty" => Some(40),
+        "fifty" => Some(50),
+        "sixty" => Some(60),
+        "ninety" => Some(90),
+        "dozen" => Some(12),
+        _ => WORDS.iter().position(|w| *w == word).map(|n| n as u32),
+    }
+}
+
+/// Every known class and colour term, for the semantic fallback to map to.
+pub fn known_terms() -> impl Iterator<Item = (&'static str, super::Term)> {
+    let classes = CLASSES
+        .iter()
+        .filter(|(_, v)| v.len() == 1)
+        .map(|(k, v)| (*k, super::Term::Class(v[0].to_owned())));
+    let colors = COLORS
+        .iter()
+        .map(|(k, v)| (*k, super::Term::Color((*v).to_owned())));
+    classes.chain(colors)
+}
