@@ -213,13 +213,15 @@ async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
   return (await res.json()) as T;
 }
 
-async function sendJson<T>(method: string, path: string, body: unknown): Promise<T> {
-  const res = await fetch(API + path, {
+async function sendJson<T>(method: string, path: string, body: unknown, signal?: AbortSignal): Promise<T> {
+  const init: RequestInit = {
     method,
     credentials: "same-origin",
     headers: { Accept: "application/json", "Content-Type": "application/json" },
     body: JSON.stringify(body),
-  });
+  };
+  if (signal) init.signal = signal;
+  const res = await fetch(API + path, init);
   if (!res.ok) throw await errorFrom(res);
   return (await res.json()) as T;
 }
@@ -611,3 +613,87 @@ export async function fetchRecording(url: string, fromByte: number, signal?: Abo
   if (!res.ok) throw await errorFrom(res);
   return res;
 }
+
+// ---- Search in plain words -------------------------------------------------
+
+export type Direction = "in" | "out" | "left" | "right" | "up" | "down" | "stationary";
+
+/** What a search asks for; empty lists and null mean "any". Sent back as is once edited. */
+export interface SearchFilter {
+  classes: string[];
+  colors: string[];
+  /** Camera ids. */
+  cameras: number[];
+  /** Zone or line names, as drawn. */
+  zones: string[];
+  /** RFC 3339, UTC. */
+  from: string | null;
+  to: string | null;
+  /** Local "HH:MM"; end may be "24:00", and an end before the start wraps midnight. */
+  time_of_day: { start: string; end: string } | null;
+  min_count: number | null;
+  min_dwell_s: number | null;
+  direction: Direction | null;
+  alerts_only: boolean;
+}
+
+export type ChipKind = "class" | "color" | "camera" | "zone" | "time" | "time_of_day" | "count" | "dwell" | "direction" | "alerts";
+
+/** One term the sentence was understood as. */
+export interface SearchChip {
+  kind: ChipKind;
+  label: string;
+  /** The words it came from. */
+  words: string;
+  /** 1: from the tables; below 1: a semantic guess. */
+  confidence: number;
+}
+
+/** An object's track, or a moment when several stood together (counts). */
+export interface SearchResult {
+  kind: "track" | "moment";
+  track_id: number | null;
+  camera_id: number;
+  camera_name: string;
+  class: string;
+  /** UTC µs. */
+  first_seen: number;
+  last_seen: number;
+  start: string;
+  duration_s: number;
+  best_score: number;
+  colours: string[];
+  upper_colours: string[];
+  lower_colours: string[];
+  direction: string | null;
+  /** Moments: the most objects together. */
+  count: number | null;
+  alert_ids: number[];
+  thumbnail_url: string | null;
+}
+
+export interface SearchParsed {
+  filter: SearchFilter;
+  chips: SearchChip[];
+  /** Words neither understood nor ignorable: shown, never dropped. */
+  unknown_words: string[];
+}
+
+export interface SearchAnswer extends SearchParsed {
+  results: SearchResult[];
+  next_cursor: string | null;
+  took_ms: number;
+}
+
+/** A sentence (`q`), or a filter run as is (`q` then only goes to the audit log). */
+export interface SearchRequest {
+  q?: string;
+  filter?: SearchFilter;
+  limit?: number;
+  cursor?: string;
+}
+
+export const parseSearch = (q: string, signal?: AbortSignal): Promise<SearchParsed> =>
+  getJson<SearchParsed>(`/search/parse?q=${encodeURIComponent(q)}`, signal);
+export const search = (request: SearchRequest, signal?: AbortSignal): Promise<SearchAnswer> =>
+  sendJson<SearchAnswer>("POST", "/search", request, signal);

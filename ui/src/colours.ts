@@ -18,3 +18,22 @@ export function classColour(cls: string): string {
   for (let i = 0; i < cls.length; i++) hash = (hash * 31 + cls.charCodeAt(i)) >>> 0;
   return FALLBACK_COLOURS[hash % FALLBACK_COLOURS.length] ?? "#ffffff";
 }
+
+/** Swatches for the colour names the server gives objects (its palette). */
+const NAMED_COLOURS: Record<string, string> = {
+  black: "#111418",
+  white: "#f4f6f8",
+  grey: "#8a939e",
+  red: "#e5484d",
+  orange: "#f08c2e",
+  yellow: "#f5d90a",
+  green: "#30a46c",
+  blue: "#3e7bfa",
+  purple: "#8e4ec6",
+  pink: "#f07bb5",
+  brown: "#8a5a32",
+};
+
+export function namedColour(name: string): string {
+  return NAMED_COLOURS[name] ?? "transparent";
+}

@@ -153,6 +153,11 @@ export class PlaybackDialog {
     this.open(alert.camera_id, alert.media_time_us - ALERT_LEAD_US, true, ALERT_LEAD_US + 1_000_000);
   }
 
+  /** A moment found by search, playing from `us` (or the first recorded moment within `snapUs` after it). */
+  openAt(cameraId: number, us: number, snapUs: number): void {
+    this.open(cameraId, us, true, snapUs);
+  }
+
   /** A camera's recordings, from a minute ago (or its first recording since). */
   openCamera(id: number): void {
     this.open(id, Date.now() * 1000 - RECENT_US, true, RECENT_US);
