@@ -24,6 +24,7 @@ import { DetectionsList, rowsFromEvent, rowsFromStored } from "./detectionsList"
 import { GridLayout } from "./gridLayout";
 import { HealthView } from "./health";
 import { PlaybackDialog } from "./playback";
+import { SearchPanel } from "./search";
 
 const HEALTH_REFRESH_MS = 15_000;
 
@@ -39,6 +40,7 @@ function byId<T extends HTMLElement>(id: string): T {
 
 class App {
   private readonly grid = byId<HTMLDivElement>("camera-grid");
+  private readonly cameras = byId<HTMLElement>("cameras");
   private readonly gridEmpty = byId<HTMLParagraphElement>("cameras-empty");
   private readonly banner = byId<HTMLDivElement>("banner");
   private readonly health = new HealthView();
@@ -46,10 +48,16 @@ class App {
   private readonly rulesDialog = new RulesDialog((id, zones) => this.tiles.get(id)?.setPrivacy(privacyOf(zones)));
   private readonly playback = new PlaybackDialog({
     cameraName: (id) => this.tiles.get(id)?.name ?? `Camera ${id}`,
-    showLive: (id) => {
-      const tile = this.tiles.get(id);
-      if (tile) this.layout.focusTile(tile.element);
+    showLive: (id) => this.showCamera(id),
+  });
+  readonly search = new SearchPanel(byId<HTMLFormElement>("search-form"), byId<HTMLInputElement>("search-input"), {
+    cameras: () => [...this.tiles.entries()].map(([id, tile]) => ({ id, name: tile.name })),
+    play: (cameraId, us, snapUs) => this.playback.openAt(cameraId, us, snapUs),
+    // The results take the grid's place; the live tiles keep running under them.
+    onActive: (active) => {
+      this.cameras.hidden = active;
     },
+    onExpired: () => this.sessionExpired(),
   });
   private readonly addDialog = new CameraDialog(
     (camera) => this.upsertCamera(camera),
@@ -65,10 +73,7 @@ class App {
   readonly alarms = new AlarmQueue({
     cameraName: (id) => this.tiles.get(id)?.name ?? `Camera ${id}`,
     cameras: () => [...this.tiles.entries()].map(([id, tile]) => ({ id, name: tile.name })),
-    showCamera: (id) => {
-      const tile = this.tiles.get(id);
-      if (tile) this.layout.focusTile(tile.element);
-    },
+    showCamera: (id) => this.showCamera(id),
     play: (alert) => this.playback.openAlert(alert),
     onCount: (n) => {
       document.title = n > 0 ? `(${n}) Peregrine` : "Peregrine";
@@ -97,6 +102,14 @@ class App {
     document.body.append(this.addDialog.element, this.rulesDialog.element, this.playback.element);
     byId<HTMLButtonElement>("add-camera").addEventListener("click", () => this.addDialog.open());
     byId("side").append(this.alarms.element, this.detections.element);
+    this.cameras.before(this.search.element);
+  }
+
+  /** One camera, live: out of a search first. */
+  private showCamera(id: number): void {
+    this.search.close();
+    const tile = this.tiles.get(id);
+    if (tile) this.layout.focusTile(tile.element);
   }
 
   async start(): Promise<void> {
@@ -293,9 +306,10 @@ function bindBoxesToggle(): () => void {
 /**
  * Keyboard: 1–9 one camera, G grid size, F full screen, Esc back, B boxes,
  * D latency overlay, Shift+←/→ moves the tile that has focus; alarms:
- * N next new, A acknowledge, Enter open, C close with a note, P play its clip.
+ * N next new, A acknowledge, Enter open, C close with a note, P play its clip;
+ * / search (Esc: back to live).
  */
-function bindShortcuts(layout: GridLayout, alarms: AlarmQueue, toggleBoxes: () => void): void {
+function bindShortcuts(layout: GridLayout, alarms: AlarmQueue, search: SearchPanel, toggleBoxes: () => void): void {
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
     const target = event.target as HTMLElement | null;
@@ -310,6 +324,16 @@ function bindShortcuts(layout: GridLayout, alarms: AlarmQueue, toggleBoxes: () =
       return;
     }
     const key = event.key.toLowerCase();
+    if (key === "/") {
+      event.preventDefault();
+      search.focus();
+      return;
+    }
+    // Keys about the live grid leave a search first.
+    if (search.active && (key === "escape" || key === "g" || key === "f" || /^[1-9]$/.test(key))) {
+      search.close();
+      if (key === "escape") return;
+    }
     // Enter belongs to a focused button or link; elsewhere it opens the alarm.
     if (key === "enter") {
       if (!target || target === document.body || target.closest(".alarms__list")) {
@@ -332,5 +356,5 @@ function bindShortcuts(layout: GridLayout, alarms: AlarmQueue, toggleBoxes: () =
 }
 
 const app = new App();
-bindShortcuts(app.layout, app.alarms, bindBoxesToggle());
+bindShortcuts(app.layout, app.alarms, app.search, bindBoxesToggle());
 void app.start();
