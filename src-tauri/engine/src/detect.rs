@@ -357,7 +357,9 @@ pub struct NanoDet {
     input: Vec<f32>,
 }
 
-fn environment(ort_library: &Path) -> Result<&'static ort::environment::Environment, EngineError> {
+pub(crate) fn environment(
+    ort_library: &Path,
+) -> Result<&'static ort::environment::Environment, EngineError> {
     static ENV: OnceLock<Result<ort::environment::Environment, String>> = OnceLock::new();
     ENV.get_or_init(|| {
         if !ort_library.is_file() {

@@ -22,6 +22,7 @@ pub mod clock;
 pub mod colour;
 pub mod decode;
 pub mod detect;
+pub mod embed;
 pub mod error;
 pub mod fmp4;
 pub mod ingest;

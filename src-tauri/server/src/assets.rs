@@ -42,6 +42,11 @@ pub fn model_path() -> PathBuf {
     env_path("PEREGRINE_MODEL").unwrap_or_else(|| cache_dir().join("models/nanodet-m.onnx"))
 }
 
+/// The search's sentence-embedding model (`model.onnx`, `tokenizer.json`).
+pub fn embedder_dir() -> PathBuf {
+    env_path("PEREGRINE_EMBEDDER").unwrap_or_else(|| cache_dir().join("models/minilm"))
+}
+
 pub fn ort_library() -> PathBuf {
     env_path("ORT_DYLIB_PATH").unwrap_or_else(|| cache_dir().join("ort/libonnxruntime.so.1.31.1"))
 }

@@ -19,6 +19,7 @@ pub mod mqtt;
 mod onvif;
 pub mod recording;
 pub mod secrets;
+pub mod semantic;
 pub mod writer;
 
 use std::net::SocketAddr;
@@ -50,6 +51,8 @@ pub struct ServerOptions {
     pub detector: Option<DetectorConfig>,
     pub ui_dir: PathBuf,
     pub recording: recording::RecordingOptions,
+    /// The search's semantic fallback model; `None` runs without it.
+    pub embedder: Option<PathBuf>,
 }
 
 impl ServerOptions {
@@ -62,6 +65,7 @@ impl ServerOptions {
         }
         Self {
             recording: recording::RecordingOptions::from_env(&data_dir),
+            embedder: Some(assets::embedder_dir()),
             data_dir,
             port,
             detector: Some(detector),
@@ -147,7 +151,13 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<Running> {
         );
     }
     let paths = (options.data_dir.as_path(), options.recording.clone());
-    let state = AppState::new(store, engine, secrets, alerts, mqtt, paths);
+    let mut state = AppState::new(store, engine, secrets, alerts, mqtt, paths);
+    if let Some(dir) = options.embedder.clone() {
+        let ort = assets::ort_library();
+        let loaded =
+            tokio::task::spawn_blocking(move || semantic::SemanticTerms::load(&dir, &ort)).await?;
+        state.semantic = loaded.map(Arc::new);
+    }
     let health_alarms = tokio::spawn(health_alarms::run(state.clone()));
     let webhooks = tokio::spawn(delivery::run(state.clone()));
     let mqtt = tokio::spawn(mqtt::run(state.clone()));

@@ -10,6 +10,7 @@ pub mod live;
 pub mod onvif;
 pub mod recordings;
 pub mod rules;
+pub mod search;
 pub mod settings;
 pub mod tracks;
 pub mod webhooks;
@@ -49,6 +50,8 @@ pub struct AppState {
     pub recordings: Arc<RecordingOptions>,
     /// Exports running or finished since start.
     pub exports: crate::evidence::Exports,
+    /// Search's guesses for words in no table.
+    pub semantic: Option<Arc<crate::semantic::SemanticTerms>>,
 }
 
 impl AppState {
@@ -70,6 +73,7 @@ impl AppState {
             data_dir: Arc::new(paths.0.to_owned()),
             recordings: Arc::new(paths.1),
             exports: Default::default(),
+            semantic: None,
         }
     }
 }
@@ -170,6 +174,12 @@ pub fn router(state: AppState, guard: Guard, ui_dir: &Path) -> Router {
         .route("/api/v1/tracks/{id}/thumbnail.jpg", get(tracks::thumbnail))
         .route("/api/v1/detections", get(detections::list))
         .route("/api/v1/events", get(events::subscribe))
+        .route(
+            "/api/v1/search",
+            get(search::search_get).post(search::search_post),
+        )
+        .route("/api/v1/search/parse", get(search::parse_only))
+        .route("/api/v1/search/audit", get(search::audit))
         .route("/api/{*rest}", get(no_such_endpoint).post(no_such_endpoint))
         .with_state(state);
     let app = if ui_dir.join("index.html").is_file() {

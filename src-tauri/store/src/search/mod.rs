@@ -16,8 +16,9 @@ mod words;
 use serde::{Deserialize, Serialize};
 
 pub use parse::parse;
-pub use query::{SearchPage, SearchResult};
+pub use query::{SearchPage, SearchResult, MAX_LIMIT};
 pub use time::local_zone;
+pub use words::known_terms;
 
 /// What a query asks for. Empty lists and `None` mean "any".
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

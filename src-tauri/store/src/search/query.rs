@@ -303,9 +303,9 @@ fn parse_cursor(cursor: &str) -> Option<(i64, i64)> {
     Some((time.parse().ok()?, id.parse().ok()?))
 }
 
-fn list<T: Clone + Send + 'static>(sql: &mut QueryBuilder<Sqlite>, values: &[T])
+fn list<T>(sql: &mut QueryBuilder<Sqlite>, values: &[T])
 where
-    T: for<'q> sqlx::Encode<'q, Sqlite> + sqlx::Type<Sqlite>,
+    T: Clone + Send + 'static + for<'q> sqlx::Encode<'q, Sqlite> + sqlx::Type<Sqlite>,
 {
     let mut separated = sql.separated(", ");
     for v in values {
@@ -313,9 +313,9 @@ where
     }
 }
 
-fn in_list<T: Clone + Send + 'static>(sql: &mut QueryBuilder<Sqlite>, column: &str, values: &[T])
+fn in_list<T>(sql: &mut QueryBuilder<Sqlite>, column: &str, values: &[T])
 where
-    T: for<'q> sqlx::Encode<'q, Sqlite> + sqlx::Type<Sqlite>,
+    T: Clone + Send + 'static + for<'q> sqlx::Encode<'q, Sqlite> + sqlx::Type<Sqlite>,
 {
     if values.is_empty() {
         return;
