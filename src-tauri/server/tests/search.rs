@@ -1,0 +1,270 @@
+//! Search through the API on a real SQLite file: sentences to results,
+//! edited filters, pages, the audit log, hostile queries, and the semantic
+//! fallback on the real embedding model.
+
+mod common;
+
+use common::TestServer;
+use peregrine_store::{NewTrack, TrackRow};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+const MINUTE: i64 = 60_000_000;
+
+fn now_us() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+struct Track {
+    id: i64,
+    camera: i64,
+    class: &'static str,
+    ago_min: i64,
+    seconds: i64,
+    colours: &'static str,
+    dwell: &'static str,
+}
+
+async fn store_track(server: &TestServer, t: Track) {
+    let first_seen = now_us() - t.ago_min * MINUTE;
+    let row = TrackRow {
+        id: t.id,
+        camera_id: t.camera,
+        class: t.class.into(),
+        first_seen,
+        last_seen: first_seen + t.seconds * 1_000_000,
+        best_score: 0.8,
+        x: 0.1,
+        y: 0.1,
+        w: 0.2,
+        h: 0.5,
+        direction: "right".into(),
+        speed: 0.1,
+        dwell: t.dwell.into(),
+        colours: t.colours.into(),
+        upper_colours: t.colours.into(),
+        lower_colours: String::new(),
+    };
+    let thumbnail = Some(vec![0xFF, 0xD8, 0xFF, 0xD9]);
+    server
+        .running
+        .state
+        .store
+        .insert_track(&NewTrack { row, thumbnail })
+        .await
+        .expect("track stored");
+}
+
+async fn search(server: &TestServer, q: &str) -> Value {
+    let url = format!("/api/v1/search?q={}", urlencode(q));
+    server.get_json(&url).await
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn track_ids(answer: &Value) -> Vec<i64> {
+    answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["track_id"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentences_find_the_right_tracks() {
+    let server = TestServer::start(false).await;
+    let mut cameras = Vec::new();
+    for name in ["Front Gate", "Demo cam 2"] {
+        let (status, camera) = server
+            .send_json(
+                Method::POST,
+                "/api/v1/cameras",
+                &json!({"name": name, "url": "rtsp://127.0.0.1:1/none", "enabled": false}),
+            )
+            .await;
+        assert_eq!(status, 201, "{camera}");
+        cameras.push(camera["id"].as_i64().unwrap());
+    }
+    let (gate, cam2) = (cameras[0], cameras[1]);
+    let (status, _) = server
+        .send_json(
+            Method::POST,
+            &format!("/api/v1/cameras/{gate}/zones"),
+            &json!({"name": "Back Door", "kind": "zone", "points": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]]}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let tracks = [
+        Track {
+            id: 1,
+            camera: gate,
+            class: "person",
+            ago_min: 3,
+            seconds: 20,
+            colours: "red,black",
+            dwell: r#"{"Back Door": 12.0}"#,
+        },
+        Track {
+            id: 2,
+            camera: gate,
+            class: "person",
+            ago_min: 4,
+            seconds: 400,
+            colours: "blue",
+            dwell: "{}",
+        },
+        Track {
+            id: 3,
+            camera: cam2,
+            class: "person",
+            ago_min: 2,
+            seconds: 10,
+            colours: "white",
+            dwell: "{}",
+        },
+        Track {
+            id: 4,
+            camera: cam2,
+            class: "car",
+            ago_min: 1,
+            seconds: 30,
+            colours: "red",
+            dwell: "{}",
+        },
+        Track {
+            id: 5,
+            camera: cam2,
+            class: "person",
+            ago_min: 60 * 24 * 3,
+            seconds: 10,
+            colours: "red",
+            dwell: "{}",
+        },
+    ];
+    for t in tracks {
+        store_track(&server, t).await;
+    }
+
+    let answer = search(&server, "people on cam 2 in the last 5 minutes").await;
+    assert_eq!(track_ids(&answer), [3], "{answer}");
+    assert_eq!(answer["results"][0]["camera_name"], "Demo cam 2");
+    assert_eq!(
+        answer["results"][0]["thumbnail_url"],
+        "/api/v1/tracks/3/thumbnail.jpg"
+    );
+    assert!(answer["took_ms"].as_f64().unwrap() >= 0.0);
+    let kinds: Vec<&str> = answer["chips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["class", "camera", "time"]);
+
+    assert_eq!(
+        track_ids(&search(&server, "person in red at the back door").await),
+        [1]
+    );
+    assert_eq!(
+        track_ids(&search(&server, "red").await),
+        [4, 1, 5],
+        "newest first"
+    );
+    assert_eq!(track_ids(&search(&server, "red car").await), [4]);
+    assert_eq!(
+        track_ids(&search(&server, "stayed over 5 minutes").await),
+        [2]
+    );
+    assert_eq!(track_ids(&search(&server, "front gate").await), [1, 2]);
+    assert_eq!(
+        track_ids(&search(&server, "people yesterday").await),
+        Vec::<i64>::new()
+    );
+
+    // An edited filter runs as is; pages follow the cursor.
+    let (status, page1) = server
+        .send_json(
+            Method::POST,
+            "/api/v1/search",
+            &json!({"filter": {"classes": ["person"]}, "limit": 2}),
+        )
+        .await;
+    assert_eq!(status, 200, "{page1}");
+    assert_eq!(track_ids(&page1), [3, 1]);
+    let cursor = page1["next_cursor"].as_str().unwrap();
+    let (_, page2) = server
+        .send_json(
+            Method::POST,
+            "/api/v1/search",
+            &json!({"filter": {"classes": ["person"]}, "limit": 2, "cursor": cursor}),
+        )
+        .await;
+    assert_eq!(track_ids(&page2), [2, 5]);
+    assert!(page2["next_cursor"].is_null());
+
+    // Bad filters are named; hostile sentences are words, never SQL.
+    let (status, error) = server
+        .send_json(
+            Method::POST,
+            "/api/v1/search",
+            &json!({"filter": {"from": "last tuesday"}}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(error["field"], "filter.from", "{error}");
+    let (status, _) = server
+        .send_json(
+            Method::POST,
+            "/api/v1/search",
+            &json!({"q": "x", "limit": 0}),
+        )
+        .await;
+    assert_eq!(status, 400);
+    for hostile in [
+        "'; DROP TABLE tracks; --",
+        "\" OR 1=1 --",
+        "🚗🚗🚗",
+        &"a".repeat(10_000),
+    ] {
+        let answer = search(&server, hostile).await;
+        assert!(answer["results"].is_array(), "{hostile}");
+    }
+    assert_eq!(
+        track_ids(&search(&server, "person").await).len(),
+        4,
+        "tracks are still there"
+    );
+    let unknown = search(&server, "person in blurple").await;
+    assert_eq!(unknown["unknown_words"], json!(["blurple"]));
+
+    let audit = server.get_json("/api/v1/search/audit").await;
+    let queries: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["query"].as_str().unwrap())
+        .collect();
+    assert!(
+        queries.contains(&"people on cam 2 in the last 5 minutes"),
+        "{queries:?}"
+    );
+    assert!(queries.contains(&"(filter edited)"));
+
+    // The semantic fallback, on the real model.
+    let parsed = server
+        .get_json("/api/v1/search/parse?q=scarlet%20scooter")
+        .await;
+    assert_eq!(parsed["filter"]["colors"], json!(["red"]), "{parsed}");
+    assert_eq!(parsed["filter"]["classes"], json!(["motorcycle"]));
+    let confidence = parsed["chips"][0]["confidence"].as_f64().unwrap();
+    assert!(confidence > 0.6 && confidence < 1.0, "{parsed}");
+    server.running.stop().await;
+}
