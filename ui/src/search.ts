@@ -157,12 +157,17 @@ export class SearchPanel {
     keys.innerHTML = "<kbd>/</kbd> search · <kbd>←</kbd><kbd>↑</kbd><kbd>↓</kbd><kbd>→</kbd> move · <kbd>Enter</kbd> play · <kbd>Esc</kbd> back to live";
     this.element.append(head, this.chipList, this.unknown, this.error, this.status, this.grid, this.empty, this.more, keys);
 
+    // Not a submit button, so that the page's first "button[type=submit]" is still an open dialog's.
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       this.submit();
     });
+    form.querySelector("#search-go")?.addEventListener("click", () => form.requestSubmit());
     input.addEventListener("keydown", (e) => {
-      if (e.key === "Escape") {
+      if (e.key === "Enter") {
+        e.preventDefault();
+        this.submit();
+      } else if (e.key === "Escape") {
         // Also stops the search box clearing itself only half-way.
         e.preventDefault();
         this.close();
