@@ -10,3 +10,17 @@ CREATE TABLE search_audit (
     query  TEXT    NOT NULL,
     filter TEXT    NOT NULL    -- the filter run, as JSON
 );
+
+-- How many objects of a class stood on one frame, for frames with two or
+-- more: "more than 3 people" seeks here instead of grouping detections.
+CREATE TABLE frame_counts (
+    camera_id  INTEGER NOT NULL REFERENCES cameras (id) ON DELETE CASCADE,
+    media_time INTEGER NOT NULL,
+    class      TEXT    NOT NULL,
+    n          INTEGER NOT NULL,
+    PRIMARY KEY (camera_id, media_time, class)
+);
+CREATE INDEX frame_counts_by_class_count ON frame_counts (class, n, media_time);
+INSERT INTO frame_counts (camera_id, media_time, class, n)
+    SELECT camera_id, media_time, class, count(*) FROM detections
+    GROUP BY camera_id, media_time, class HAVING count(*) >= 2;

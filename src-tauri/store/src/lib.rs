@@ -252,6 +252,18 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        for ((camera_id, media_time, class), n) in frame_counts(batch) {
+            sqlx::query(
+                "INSERT INTO frame_counts (camera_id, media_time, class, n) VALUES (?, ?, ?, ?)
+                 ON CONFLICT (camera_id, media_time, class) DO UPDATE SET n = n + excluded.n",
+            )
+            .bind(camera_id)
+            .bind(media_time)
+            .bind(class)
+            .bind(n)
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
@@ -280,6 +292,15 @@ impl Store {
 
 /// Binds a camera's fields in column order: name, url, sub_url, username,
 /// password_enc, detect_fps, enabled, classes, min_score.
+/// Objects per (camera, frame, class), where two or more stood together.
+fn frame_counts(batch: &[NewDetection]) -> Vec<((i64, i64, &str), i64)> {
+    let mut counts: std::collections::HashMap<(i64, i64, &str), i64> = Default::default();
+    for d in batch {
+        *counts.entry((d.camera_id, d.media_time, d.class.as_str())).or_default() += 1;
+    }
+    counts.into_iter().filter(|(_, n)| *n >= 2).collect()
+}
+
 fn bind_camera<'q>(
     query: QueryAs<'q, Sqlite, CameraRow, SqliteArguments<'q>>,
     c: &'q CameraFields,

@@ -65,6 +65,25 @@ fn every_query_in_the_table_gives_its_filter() {
     );
 }
 
+#[tokio::test]
+async fn every_filter_of_the_table_runs_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = peregrine_store::Store::open(&dir.path().join("t.db")).await.unwrap();
+    let table = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/search/queries.jsonl"
+    ))
+    .unwrap();
+    for line in table.lines().filter(|l| !l.trim().is_empty()) {
+        let row: Value = serde_json::from_str(line).unwrap();
+        let filter: SearchFilter = serde_json::from_value(row["filter"].clone()).unwrap();
+        let now: DateTime<Utc> = row["now"].as_str().unwrap().parse().unwrap();
+        let tz: Tz = row["tz"].as_str().unwrap().parse().unwrap();
+        let page = store.search(&filter, now, tz, 10, None).await;
+        assert!(page.is_ok(), "{}: {:?}", row["q"], page.err());
+    }
+}
+
 #[test]
 fn a_day_when_the_clocks_change_has_its_true_length() {
     let vocabulary = vocabulary();

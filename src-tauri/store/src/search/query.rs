@@ -128,7 +128,7 @@ impl Store {
                       AND json_extract(r.definition, '$.trigger.direction') IN ('both', ",
                 )
                 .push_bind(way)
-                .push(")))");
+                .push("))))");
             }
             Some(screen) => {
                 sql.push(" AND t.direction = ").push_bind(screen.to_owned());
@@ -169,9 +169,11 @@ impl Store {
         cursor: Option<&str>,
     ) -> Result<SearchPage, StoreError> {
         let min_count = i64::from(filter.min_count.unwrap_or(1));
+        // Frames of one object are not kept in frame_counts.
+        let min_count = min_count.max(2);
         let mut sql: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT camera_id, media_time, count(*) AS n, max(track_id) AS track_id, min(class) AS class
-             FROM detections WHERE 1 = 1",
+            "SELECT camera_id, media_time, sum(n) AS n, NULL AS track_id, min(class) AS class
+             FROM frame_counts WHERE 1 = 1",
         );
         let classes = if filter.classes.is_empty() {
             vec!["person".to_owned()]
@@ -184,7 +186,11 @@ impl Store {
         if let Some((time, _)) = cursor.and_then(parse_cursor) {
             sql.push(" AND media_time < ").push_bind(time);
         }
-        sql.push(" GROUP BY camera_id, media_time HAVING count(*) >= ")
+        if classes.len() == 1 {
+            // Lets SQLite seek on (class, n) instead of grouping every frame.
+            sql.push(" AND n >= ").push_bind(min_count);
+        }
+        sql.push(" GROUP BY camera_id, media_time HAVING sum(n) >= ")
             .push_bind(min_count)
             .push(" ORDER BY media_time DESC LIMIT ")
             .push_bind(limit * 50);
