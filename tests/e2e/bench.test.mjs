@@ -35,6 +35,7 @@ test("npm run bench -- --quick writes a report of ratios", { timeout: 240_000 },
     assert.match(names, /motion gate/);
     assert.match(names, /recording CPU/);
     assert.match(names, /export throughput/);
+    assert.match(names, /search p95/);
     for (const f of report.figures.filter((f) => f.status === "not yet")) assert.ok(f.note, `"not yet" says why: ${f.name}`);
     const md = readFileSync(path.join(out, "report.md"), "utf8");
     assert.match(md, /^# Performance/);
