@@ -359,8 +359,9 @@ export class SearchPanel {
     if (!none) return;
     const understood = this.chips.map((c) => c.label).join(" · ");
     const lines = [el("p", "search__nothing", `Nothing found for “${this.q}”${understood ? ` (${understood})` : ""}.`)];
-    if (this.chips.some((c) => c.kind === "time" || c.kind === "time_of_day")) {
-      lines.push(el("p", undefined, "Widen it: remove the time chip (×) or ask for a longer time, or remove another chip."));
+    const time = this.chips.find((c) => c.kind === "time" || c.kind === "time_of_day");
+    if (time) {
+      lines.push(el("p", undefined, `Widen it: remove “${time.label}” (×) or ask for a longer time, or remove another chip.`));
     } else if (this.chips.length > 0) {
       lines.push(el("p", undefined, "Widen it: remove a chip (×) above."));
     }
@@ -436,16 +437,19 @@ export class SearchPanel {
         : [["", r.colours]];
     const items = groups.filter(([, cs]) => cs.length > 0);
     if (items.length === 0) return null;
-    const p = el("p", "result__colours");
+    const box = el("div", "result__colours");
+    box.setAttribute("aria-label", "Colours");
     for (const [part, cs] of items) {
-      if (part) p.append(el("span", "result__part", part));
+      const line = el("p", "result__colour-line");
+      if (part) line.append(el("span", "result__part", part));
       for (const c of cs) {
         const s = el("span", "swatch");
         s.append(this.swatch(c), document.createTextNode(c));
-        p.append(s);
+        line.append(s);
       }
+      box.append(line);
     }
-    return p;
+    return box;
   }
 
   private swatch(name: string): HTMLElement {
