@@ -24,3 +24,14 @@ CREATE INDEX frame_counts_by_class_count ON frame_counts (class, n, media_time);
 INSERT INTO frame_counts (camera_id, media_time, class, n)
     SELECT camera_id, media_time, class, count(*) FROM detections
     GROUP BY camera_id, media_time, class HAVING count(*) >= 2;
+
+-- The zones each track stood in (from its dwell), so a place in a query
+-- is an index lookup rather than JSON parsed on every track.
+CREATE TABLE track_zones (
+    track_id INTEGER NOT NULL REFERENCES tracks (id) ON DELETE CASCADE,
+    zone     TEXT    NOT NULL,
+    seconds  REAL    NOT NULL,
+    PRIMARY KEY (zone, track_id)
+);
+INSERT OR IGNORE INTO track_zones (track_id, zone, seconds)
+    SELECT t.id, d.key, d.value FROM tracks t, json_each(t.dwell) d;

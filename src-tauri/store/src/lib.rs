@@ -296,7 +296,9 @@ impl Store {
 fn frame_counts(batch: &[NewDetection]) -> Vec<((i64, i64, &str), i64)> {
     let mut counts: std::collections::HashMap<(i64, i64, &str), i64> = Default::default();
     for d in batch {
-        *counts.entry((d.camera_id, d.media_time, d.class.as_str())).or_default() += 1;
+        *counts
+            .entry((d.camera_id, d.media_time, d.class.as_str()))
+            .or_default() += 1;
     }
     counts.into_iter().filter(|(_, n)| *n >= 2).collect()
 }

@@ -40,6 +40,7 @@ impl Store {
     /// Stores an ended track (a track stored twice keeps its latest summary).
     pub async fn insert_track(&self, t: &NewTrack) -> Result<(), StoreError> {
         let r = &t.row;
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT OR REPLACE INTO tracks (id, camera_id, class, first_seen, last_seen, best_score,
              x, y, w, h, direction, speed, dwell, colours, upper_colours, lower_colours, thumbnail)
@@ -62,8 +63,17 @@ impl Store {
         .bind(&r.upper_colours)
         .bind(&r.lower_colours)
         .bind(&t.thumbnail)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        sqlx::query(
+            "INSERT OR REPLACE INTO track_zones (track_id, zone, seconds)
+             SELECT ?, d.key, d.value FROM json_each(?) d",
+        )
+        .bind(r.id)
+        .bind(&r.dwell)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 

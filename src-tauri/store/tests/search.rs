@@ -68,7 +68,9 @@ fn every_query_in_the_table_gives_its_filter() {
 #[tokio::test]
 async fn every_filter_of_the_table_runs_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let store = peregrine_store::Store::open(&dir.path().join("t.db")).await.unwrap();
+    let store = peregrine_store::Store::open(&dir.path().join("t.db"))
+        .await
+        .unwrap();
     let table = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../tests/search/queries.jsonl"

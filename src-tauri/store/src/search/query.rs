@@ -17,6 +17,9 @@ const OF_DAY_LOOKBACK_DAYS: i64 = 30;
 /// Frames of a count closer than this are one moment.
 const MOMENT_GAP_US: i64 = 2_000_000;
 pub const MAX_LIMIT: i64 = 200;
+/// The longest a track is taken to last when a time range bounds the
+/// search (a car parked longer is found while it is in the range's day).
+const MAX_SPAN_US: i64 = 24 * 3_600_000_000;
 
 /// One hit: an object's track, or a moment of a count.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -100,27 +103,25 @@ impl Store {
                 .push_bind(format!("%,{colour},%"));
         }
         if !filter.zones.is_empty() {
-            sql.push(" AND (EXISTS (SELECT 1 FROM json_each(t.dwell) d WHERE d.key IN (");
+            sql.push(" AND (t.id IN (SELECT z.track_id FROM track_zones z WHERE z.zone IN (");
             list(&mut sql, &filter.zones);
-            sql.push(
-                ")) OR EXISTS (SELECT 1 FROM alerts a WHERE a.track_id = t.id AND a.zone IN (",
-            );
+            sql.push(")) OR t.id IN (SELECT a.track_id FROM alerts a WHERE a.zone IN (");
             list(&mut sql, &filter.zones);
             sql.push(")))");
         }
         if let Some(seconds) = filter.min_dwell_s {
-            sql.push(" AND (coalesce((SELECT max(d.value) FROM json_each(t.dwell) d), 0) >= ")
-                .push_bind(seconds)
-                .push(" OR t.last_seen - t.first_seen >= ")
+            sql.push(" AND (t.last_seen - t.first_seen >= ")
                 .push_bind((seconds * 1e6) as i64)
-                .push(")");
+                .push(" OR t.id IN (SELECT z.track_id FROM track_zones z WHERE z.seconds >= ")
+                .push_bind(seconds)
+                .push("))");
         }
         match filter.direction.as_deref() {
             Some(way @ ("in" | "out")) => {
                 let zone_trigger = if way == "in" { "enter" } else { "exit" };
                 sql.push(
-                    " AND EXISTS (SELECT 1 FROM alerts a JOIN rules r ON r.id = a.rule_id
-                      WHERE a.track_id = t.id AND (json_extract(r.definition, '$.trigger.type') = ",
+                    " AND t.id IN (SELECT a.track_id FROM alerts a JOIN rules r ON r.id = a.rule_id
+                      WHERE json_extract(r.definition, '$.trigger.type') = ",
                 )
                 .push_bind(zone_trigger)
                 .push(
@@ -128,7 +129,7 @@ impl Store {
                       AND json_extract(r.definition, '$.trigger.direction') IN ('both', ",
                 )
                 .push_bind(way)
-                .push("))))");
+                .push(")))");
             }
             Some(screen) => {
                 sql.push(" AND t.direction = ").push_bind(screen.to_owned());
@@ -136,7 +137,7 @@ impl Store {
             None => {}
         }
         if filter.alerts_only {
-            sql.push(" AND EXISTS (SELECT 1 FROM alerts a WHERE a.track_id = t.id)");
+            sql.push(" AND t.id IN (SELECT a.track_id FROM alerts a WHERE a.track_id IS NOT NULL)");
         }
         if let Some((time, id)) = cursor.and_then(parse_cursor) {
             sql.push(" AND (t.first_seen < ")
@@ -331,7 +332,9 @@ where
     sql.push(")");
 }
 
-/// Rows whose `[start, end]` meets one of the intervals.
+/// Rows whose `[start, end]` meets one of the intervals. Rows are assumed
+/// to last at most [`MAX_SPAN_US`], so the start column's index bounds the
+/// scan on both sides.
 fn overlapping(sql: &mut QueryBuilder<Sqlite>, start: &str, end: &str, intervals: &[(i64, i64)]) {
     if intervals.is_empty() {
         return;
@@ -343,6 +346,8 @@ fn overlapping(sql: &mut QueryBuilder<Sqlite>, start: &str, end: &str, intervals
         }
         sql.push(format!("({end} >= "))
             .push_bind(*from)
+            .push(format!(" AND {start} >= "))
+            .push_bind(from.saturating_sub(MAX_SPAN_US))
             .push(format!(" AND {start} < "))
             .push_bind(*to)
             .push(")");
