@@ -4,8 +4,9 @@
 // minutes" → chips (person, Demo cam 2, a time), cards of camera 2 with
 // their pictures, and how long the search took. Removing the camera chip
 // searches the edited filter again; "More like this" searches around a
-// card; a word the server does not know is said; arrows move between cards;
-// a card plays its recording from 3 s before; Esc goes back to live.
+// card; "Export" exports its clip, signed; a word the server does not know
+// is said; arrows move between cards; a card plays its recording from 3 s
+// before the object appeared; Esc goes back to live.
 
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
@@ -144,6 +145,14 @@ test("search in plain words: chips, cards, edit a chip, unknown words, play a re
     const similar = await cardsOf(page);
     console.log(`more like track ${like.track}: ${similar.length} result(s)`);
     assert.ok(similar.some((c) => c.track === like.track), "the card it came from is among them");
+
+    // Export: the card's span, 5 s either side, signed, into the data folder.
+    await page.locator("[data-testid=search-result]").first().locator("[data-testid=export-result]").click();
+    await page.waitForFunction(() => /^(Exported|Could not|Lost)|failed/.test(document.querySelector("[data-testid=search-status]")?.textContent ?? ""), null, { timeout: 30_000 });
+    const exported = await page.textContent("[data-testid=search-status]");
+    console.log(exported);
+    assert.match(exported, /^Exported Demo cam \d \d\d:\d\d:\d\d–\d\d:\d\d:\d\d: \d+ files \([\d.]+ MB\), signed, to /);
+    assert.ok((await page.textContent("[data-testid=search-status] code")).startsWith(demo.dataDir), "into the data folder");
 
     // A word the server does not know is said, not dropped (or, guessed by meaning, shown with its confidence).
     const blurpleMs = await searchFor(page, "person in blurple");

@@ -145,6 +145,7 @@ export class SearchPanel {
     this.error.setAttribute("role", "alert");
     this.error.hidden = true;
     this.status.setAttribute("role", "status");
+    this.status.dataset["testid"] = "search-status";
     this.status.hidden = true;
     this.grid.setAttribute("aria-label", "Results: arrows move, Enter plays");
     this.grid.addEventListener("keydown", (e) => this.onGridKey(e));
@@ -412,6 +413,7 @@ export class SearchPanel {
     const like = this.button("More like this", "Same class, colours and camera, an hour either side", () => this.moreLike(r));
     like.dataset["testid"] = "more-like-this";
     const exp = this.button("Export", "Export this clip (5 s either side), signed", () => void this.exportClip(r));
+    exp.dataset["testid"] = "export-result";
     actions.append(like, exp);
     body.append(actions);
     card.append(thumb, body);
