@@ -158,18 +158,18 @@ export class SearchPanel {
     keys.innerHTML = "<kbd>/</kbd> search · <kbd>←</kbd><kbd>↑</kbd><kbd>↓</kbd><kbd>→</kbd> move · <kbd>Enter</kbd> play · <kbd>Esc</kbd> back to live";
     this.element.append(head, this.chipList, this.unknown, this.error, this.status, this.grid, this.empty, this.more, keys);
 
-    // Not a submit button, so that the page's first "button[type=submit]" is still an open dialog's.
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       this.submit();
     });
+    // Not a submit button, so that the page's first "button[type=submit]" is still an open dialog's.
     form.querySelector("#search-go")?.addEventListener("click", () => form.requestSubmit());
     input.addEventListener("keydown", (e) => {
       if (e.key === "Enter") {
         e.preventDefault();
         this.submit();
       } else if (e.key === "Escape") {
-        // Also stops the search box clearing itself only half-way.
+        // A search field would only clear its text; here Esc also leaves the results.
         e.preventDefault();
         this.close();
       } else if (e.key === "ArrowDown" && this.active) {
@@ -197,6 +197,7 @@ export class SearchPanel {
     this.grid.replaceChildren();
     this.results = [];
     this.status.hidden = true;
+    this.element.removeAttribute("aria-busy");
     if (hadFocus) (document.activeElement as HTMLElement | null)?.blur();
     if (!this.active) return;
     this.active = false;
@@ -208,6 +209,8 @@ export class SearchPanel {
     const q = this.input.value.trim();
     if (!q) return;
     this.q = q;
+    // The last sentence's chips must not pass for this one's while it runs (or fails).
+    this.renderChips([], []);
     void this.run({ q, limit: PAGE }, null);
   }
 
