@@ -4,7 +4,9 @@
 //! converted: to RGB at full size for snapshots, and to the detector's
 //! input (BGR, plain resize) for the shared detector queue.
 
+use std::path::Path;
 use std::sync::{Arc, Mutex, Once};
+use std::time::{Duration, Instant};
 
 use ffmpeg::format::Pixel;
 use ffmpeg::software::scaling;
@@ -304,6 +306,90 @@ fn pack(frame: &ffmpeg::frame::Video, row_bytes: usize, rows: usize) -> Vec<u8> 
         packed.extend_from_slice(&data[start..start + row_bytes]);
     }
     packed
+}
+
+/// What [`decode_file`] did: frames decoded, and in how long.
+pub struct FileDecode {
+    pub frames: u64,
+    pub seconds: f64,
+    pub width: u32,
+    pub height: u32,
+    /// The first sampled picture as the detector takes it (416² BGR24).
+    pub detector_input: Vec<u8>,
+}
+
+/// Decodes a video file as a camera's decode thread would (FFmpeg, one
+/// thread; every `sample_every`-th frame converted for the detector) for at
+/// most `budget`, looping the file. Measures this machine's decode speed.
+pub fn decode_file(
+    path: &Path,
+    budget: Duration,
+    sample_every: u64,
+) -> Result<FileDecode, EngineError> {
+    init_ffmpeg();
+    let err = |e: ffmpeg::Error| EngineError::Decode {
+        message: format!("{}: {e}", path.display()),
+    };
+    let started = Instant::now();
+    let mut out = FileDecode {
+        frames: 0,
+        seconds: 0.0,
+        width: 0,
+        height: 0,
+        detector_input: Vec::new(),
+    };
+    let mut to_detector = None;
+    let size = INPUT_SIZE as u32;
+    while started.elapsed() < budget {
+        let mut input = ffmpeg::format::input(path).map_err(err)?;
+        let stream = input
+            .streams()
+            .best(ffmpeg::media::Type::Video)
+            .ok_or_else(|| EngineError::Decode {
+                message: format!("{} has no video", path.display()),
+            })?;
+        let index = stream.index();
+        let mut context =
+            ffmpeg::codec::Context::from_parameters(stream.parameters()).map_err(err)?;
+        context.set_threading(ffmpeg::threading::Config {
+            count: 1,
+            ..Default::default()
+        });
+        let mut decoder = context.decoder().video().map_err(err)?;
+        let mut frame = ffmpeg::frame::Video::empty();
+        let mut receive = |decoder: &mut ffmpeg::decoder::Video,
+                           out: &mut FileDecode|
+         -> Result<(), ffmpeg::Error> {
+            while decoder.receive_frame(&mut frame).is_ok() {
+                out.frames += 1;
+                (out.width, out.height) = (frame.width(), frame.height());
+                if out.frames.is_multiple_of(sample_every.max(1)) {
+                    let bgr = Scaler::convert(&mut to_detector, &frame, Pixel::BGR24, size, size)?;
+                    if out.detector_input.is_empty() {
+                        out.detector_input = bgr;
+                    }
+                }
+            }
+            Ok(())
+        };
+        for (stream, packet) in input.packets() {
+            if stream.index() != index {
+                continue;
+            }
+            decoder.send_packet(&packet).map_err(err)?;
+            receive(&mut decoder, &mut out).map_err(err)?;
+            if started.elapsed() >= budget {
+                break;
+            }
+        }
+        let _ = decoder.send_eof();
+        receive(&mut decoder, &mut out).map_err(err)?;
+        if out.frames == 0 {
+            break;
+        }
+    }
+    out.seconds = started.elapsed().as_secs_f64();
+    Ok(out)
 }
 
 /// Hands the avcC record to the decoder, as an MP4 demuxer would.

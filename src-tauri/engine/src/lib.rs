@@ -27,6 +27,7 @@ pub mod error;
 pub mod fmp4;
 pub mod ingest;
 pub mod learn;
+pub mod measure;
 pub mod motion;
 pub mod pipeline;
 pub mod record;

@@ -7,6 +7,7 @@ pub mod detections;
 pub mod error;
 pub mod events;
 pub mod live;
+pub mod machine;
 pub mod onvif;
 pub mod recordings;
 pub mod rules;
@@ -180,6 +181,8 @@ pub fn router(state: AppState, guard: Guard, ui_dir: &Path) -> Router {
         )
         .route("/api/v1/search/parse", get(search::parse_only))
         .route("/api/v1/search/audit", get(search::audit))
+        .route("/api/v1/machine", get(machine::last))
+        .route("/api/v1/machine/measure", post(machine::measure))
         .route("/api/{*rest}", get(no_such_endpoint).post(no_such_endpoint))
         .with_state(state);
     let app = if ui_dir.join("index.html").is_file() {
