@@ -697,3 +697,68 @@ export const parseSearch = (q: string, signal?: AbortSignal): Promise<SearchPars
   getJson<SearchParsed>(`/search/parse?q=${encodeURIComponent(q)}`, signal);
 export const search = (request: SearchRequest, signal?: AbortSignal): Promise<SearchAnswer> =>
   sendJson<SearchAnswer>("POST", "/search", request, signal);
+
+// ---- Settings: this machine, recording, the signing key, search audit ------
+
+export interface MachineSpeed {
+  cores: number;
+  /** Frames of the bundled footage decoded per second on one core. */
+  decode_fps: number;
+  width: number;
+  height: number;
+  inference_ms_1_thread: number;
+  inference_ms_2_threads: number | null;
+}
+
+export interface MachineRecommendation {
+  detector_threads: number;
+  detect_fps: number;
+  max_cameras: number;
+  /** [detections per second per camera, cameras served], fastest rate first. */
+  cameras_at_fps: [number, number][];
+  summary: string;
+}
+
+/** The last "Measure this machine", and whether more cameras are enabled than it handles. */
+export type MachineReport =
+  | { measured: false }
+  | {
+      measured: true;
+      measured_at: string;
+      speed: MachineSpeed;
+      recommendation: MachineRecommendation;
+      cameras_enabled: number;
+      warning: string | null;
+    };
+
+/** How long video is kept, for every camera without a setting of its own. */
+export interface RecordingSettings {
+  retain_days: number;
+  /** All cameras together; null: no cap but the free-space floor. */
+  max_total_bytes: number | null;
+  min_free_bytes: number;
+}
+
+export interface RecordingSettingsView extends RecordingSettings {
+  folder: string;
+  used_bytes: number;
+  free_bytes: number | null;
+}
+
+export interface SearchAuditEntry {
+  at: string;
+  actor: string;
+  query: string;
+}
+
+export const getMachine = (signal?: AbortSignal): Promise<MachineReport> => getJson<MachineReport>("/machine", signal);
+/** Takes `seconds` (3–60) to answer: it decodes and detects for that long. */
+export const measureMachine = (seconds: number): Promise<MachineReport> =>
+  sendJson<MachineReport>("POST", `/machine/measure?seconds=${seconds}`, undefined);
+export const getRecordingSettings = (): Promise<RecordingSettingsView> => getJson<RecordingSettingsView>("/settings/recording");
+export const saveRecordingSettings = (settings: RecordingSettings): Promise<RecordingSettingsView> =>
+  sendJson<RecordingSettingsView>("PUT", "/settings/recording", settings);
+/** This installation's Ed25519 public key (base64): exports are signed with it. */
+export const getEvidenceKey = (): Promise<string> => getJson<{ public_key: string }>("/evidence/key").then((r) => r.public_key);
+/** Who searched for what, newest first. */
+export const listSearchAudit = (): Promise<SearchAuditEntry[]> => getJson<SearchAuditEntry[]>("/search/audit");

@@ -67,3 +67,16 @@ export function formatSpan(us: number): string {
   const m = Math.round(s / 60);
   return m % 60 ? `${Math.floor(m / 60)} h ${m % 60} min` : `${m / 60} h`;
 }
+
+/** Bytes in decimal units, as disks are sold: "950 MB", "1.2 GB", "3.4 TB". */
+export function formatBytes(bytes: number): string {
+  if (!Number.isFinite(bytes) || bytes < 1_000) return `${Math.max(0, Math.round(bytes || 0))} B`;
+  const units = ["kB", "MB", "GB", "TB", "PB"];
+  let value = bytes / 1_000;
+  let unit = 0;
+  while (value >= 1_000 && unit < units.length - 1) {
+    value /= 1_000;
+    unit += 1;
+  }
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}

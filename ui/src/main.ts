@@ -25,6 +25,7 @@ import { GridLayout } from "./gridLayout";
 import { HealthView } from "./health";
 import { PlaybackDialog } from "./playback";
 import { SearchPanel } from "./search";
+import { MachineBanner, SettingsDialog, lastMachineReport } from "./settings";
 
 const HEALTH_REFRESH_MS = 15_000;
 
@@ -59,9 +60,18 @@ class App {
     },
     onExpired: () => this.sessionExpired(),
   });
+  readonly settings = new SettingsDialog({ measured: (report) => this.machineBanner.show(report) });
+  private readonly machineBanner = new MachineBanner(byId("machine-banner"), () => this.settings.openAndMeasure());
   private readonly addDialog = new CameraDialog(
-    (camera) => this.upsertCamera(camera),
-    (id) => this.removeCamera(id),
+    // More or fewer cameras enabled may start or end the too-many-cameras warning.
+    (camera) => {
+      this.upsertCamera(camera);
+      void this.refreshMachine();
+    },
+    (id) => {
+      this.removeCamera(id);
+      void this.refreshMachine();
+    },
     (camera) => void this.rulesDialog.open(camera),
     (camera) => this.playback.openCamera(camera.id),
   );
@@ -99,8 +109,9 @@ class App {
   private retryDelayMs = 1_000;
 
   constructor() {
-    document.body.append(this.addDialog.element, this.rulesDialog.element, this.playback.element);
+    document.body.append(this.addDialog.element, this.rulesDialog.element, this.playback.element, this.settings.element);
     byId<HTMLButtonElement>("add-camera").addEventListener("click", () => this.addDialog.open());
+    byId<HTMLButtonElement>("open-settings").addEventListener("click", () => this.settings.open());
     byId("side").append(this.alarms.element, this.detections.element);
     this.cameras.before(this.search.element);
   }
@@ -134,6 +145,7 @@ class App {
       return;
     }
     this.stream.start();
+    void this.refreshMachine();
     this.healthTimer = window.setInterval(() => void this.refreshHealth(), HEALTH_REFRESH_MS);
   }
 
@@ -188,6 +200,12 @@ class App {
     } catch (err) {
       this.handleError(err, "Could not reach the Peregrine server");
     }
+  }
+
+  /** First run: ask for a measurement; later: warn when more cameras are enabled than it handles. */
+  private async refreshMachine(): Promise<void> {
+    const report = await lastMachineReport();
+    if (report && !this.expired) this.machineBanner.show(report);
   }
 
   private syncCameras(cameras: readonly Camera[]): void {
@@ -260,6 +278,7 @@ class App {
     this.tiles.clear();
     this.afterCamerasChanged();
     this.gridEmpty.hidden = true;
+    this.machineBanner.hide();
     this.showBanner(SESSION_EXPIRED_MESSAGE, "error");
     document.body.dataset["session"] = "expired";
   }
@@ -307,9 +326,9 @@ function bindBoxesToggle(): () => void {
  * Keyboard: 1–9 one camera, G grid size, F full screen, Esc back, B boxes,
  * D latency overlay, Shift+←/→ moves the tile that has focus; alarms:
  * N next new, A acknowledge, Enter open, C close with a note, P play its clip;
- * / search (Esc: back to live).
+ * / search (Esc: back to live); , settings.
  */
-function bindShortcuts(layout: GridLayout, alarms: AlarmQueue, search: SearchPanel, toggleBoxes: () => void): void {
+function bindShortcuts(layout: GridLayout, alarms: AlarmQueue, search: SearchPanel, settings: SettingsDialog, toggleBoxes: () => void): void {
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
     const target = event.target as HTMLElement | null;
@@ -327,6 +346,11 @@ function bindShortcuts(layout: GridLayout, alarms: AlarmQueue, search: SearchPan
     if (key === "/") {
       event.preventDefault();
       search.focus();
+      return;
+    }
+    if (key === ",") {
+      event.preventDefault();
+      settings.open();
       return;
     }
     // Keys about the live grid leave a search first.
@@ -356,5 +380,5 @@ function bindShortcuts(layout: GridLayout, alarms: AlarmQueue, search: SearchPan
 }
 
 const app = new App();
-bindShortcuts(app.layout, app.alarms, app.search, bindBoxesToggle());
+bindShortcuts(app.layout, app.alarms, app.search, app.settings, bindBoxesToggle());
 void app.start();
