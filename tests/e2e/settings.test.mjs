@@ -76,7 +76,7 @@ test("settings: measure this machine on first run, recording limits, signing key
     assert.equal(new URL(response.url()).searchParams.get("seconds"), String(MEASURE_S));
     assert.equal(response.status(), 200, await response.text());
     const report = await response.json();
-    await page.waitForFunction(() => /cameras at/.test(document.querySelector("[data-testid=machine-summary]")?.textContent ?? ""), null, { timeout: 5_000 });
+    await page.waitForFunction(() => /cameras? at \d+ detection fps/.test(document.querySelector("[data-testid=machine-summary]")?.textContent ?? ""), null, { timeout: 5_000 });
     const summary = await page.textContent("[data-testid=machine-summary]");
     const rows = await page.$$eval("[data-testid=machine-table] tbody tr", (trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
     console.log(`measured in ${((Date.now() - clickedAt) / 1000).toFixed(1)} s: ${summary}`);

@@ -319,17 +319,15 @@ pub struct FileDecode {
 }
 
 /// Decodes a video file as a camera's decode thread would (FFmpeg, one
-/// thread; every `sample_every`-th frame converted for the detector) for at
-/// most `budget`, looping the file. Measures this machine's decode speed.
+/// thread; every `sample_every`-th frame converted for the detector, none
+/// when 0): one pass, then more passes while `budget` lasts. Measures this
+/// machine's decode speed.
 pub fn decode_file(
     path: &Path,
     budget: Duration,
     sample_every: u64,
 ) -> Result<FileDecode, EngineError> {
     init_ffmpeg();
-    let err = |e: ffmpeg::Error| EngineError::Decode {
-        message: format!("{}: {e}", path.display()),
-    };
     let started = Instant::now();
     let mut out = FileDecode {
         frames: 0,
@@ -339,57 +337,71 @@ pub fn decode_file(
         detector_input: Vec::new(),
     };
     let mut to_detector = None;
-    let size = INPUT_SIZE as u32;
-    while started.elapsed() < budget {
-        let mut input = ffmpeg::format::input(path).map_err(err)?;
-        let stream = input
-            .streams()
-            .best(ffmpeg::media::Type::Video)
-            .ok_or_else(|| EngineError::Decode {
-                message: format!("{} has no video", path.display()),
-            })?;
-        let index = stream.index();
-        let mut context =
-            ffmpeg::codec::Context::from_parameters(stream.parameters()).map_err(err)?;
-        context.set_threading(ffmpeg::threading::Config {
-            count: 1,
-            ..Default::default()
-        });
-        let mut decoder = context.decoder().video().map_err(err)?;
-        let mut frame = ffmpeg::frame::Video::empty();
-        let mut receive = |decoder: &mut ffmpeg::decoder::Video,
-                           out: &mut FileDecode|
-         -> Result<(), ffmpeg::Error> {
-            while decoder.receive_frame(&mut frame).is_ok() {
-                out.frames += 1;
-                (out.width, out.height) = (frame.width(), frame.height());
-                if out.frames.is_multiple_of(sample_every.max(1)) {
-                    let bgr = Scaler::convert(&mut to_detector, &frame, Pixel::BGR24, size, size)?;
-                    if out.detector_input.is_empty() {
-                        out.detector_input = bgr;
-                    }
-                }
-            }
-            Ok(())
-        };
-        for (stream, packet) in input.packets() {
-            if stream.index() != index {
-                continue;
-            }
-            decoder.send_packet(&packet).map_err(err)?;
-            receive(&mut decoder, &mut out).map_err(err)?;
-            if started.elapsed() >= budget {
-                break;
-            }
-        }
-        let _ = decoder.send_eof();
-        receive(&mut decoder, &mut out).map_err(err)?;
-        if out.frames == 0 {
+    loop {
+        let before = out.frames;
+        decode_pass(path, sample_every, &mut to_detector, &mut out, || {
+            !budget.is_zero() && started.elapsed() >= budget
+        })?;
+        if out.frames == before || started.elapsed() >= budget {
             break;
         }
     }
     out.seconds = started.elapsed().as_secs_f64();
     Ok(out)
+}
+
+fn decode_pass(
+    path: &Path,
+    sample_every: u64,
+    to_detector: &mut Option<Scaler>,
+    out: &mut FileDecode,
+    out_of_time: impl Fn() -> bool,
+) -> Result<(), EngineError> {
+    let err = |e: ffmpeg::Error| EngineError::Decode {
+        message: format!("{}: {e}", path.display()),
+    };
+    let mut input = ffmpeg::format::input(path).map_err(err)?;
+    let stream = input
+        .streams()
+        .best(ffmpeg::media::Type::Video)
+        .ok_or_else(|| EngineError::Decode {
+            message: format!("{} has no video", path.display()),
+        })?;
+    let index = stream.index();
+    let mut context = ffmpeg::codec::Context::from_parameters(stream.parameters()).map_err(err)?;
+    context.set_threading(ffmpeg::threading::Config {
+        count: 1,
+        ..Default::default()
+    });
+    let mut decoder = context.decoder().video().map_err(err)?;
+    let mut frame = ffmpeg::frame::Video::empty();
+    let size = INPUT_SIZE as u32;
+    let mut receive = |decoder: &mut ffmpeg::decoder::Video| -> Result<(), ffmpeg::Error> {
+        while decoder.receive_frame(&mut frame).is_ok() {
+            out.frames += 1;
+            (out.width, out.height) = (frame.width(), frame.height());
+            if sample_every > 0 && out.frames.is_multiple_of(sample_every) {
+                let bgr = Scaler::convert(to_detector, &frame, Pixel::BGR24, size, size)?;
+                if out.detector_input.is_empty() {
+                    out.detector_input = bgr;
+                }
+            }
+        }
+        Ok(())
+    };
+    for (stream, packet) in input.packets() {
+        if stream.index() != index {
+            continue;
+        }
+        decoder.send_packet(&packet).map_err(err)?;
+        receive(&mut decoder).map_err(err)?;
+        if out_of_time() {
+            break;
+        }
+    }
+    let _ = decoder.send_eof();
+    receive(&mut decoder).map_err(err)?;
+    Ok(())
 }
 
 /// Hands the avcC record to the decoder, as an MP4 demuxer would.

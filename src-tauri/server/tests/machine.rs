@@ -41,7 +41,7 @@ async fn measuring_this_machine_recommends_settings() {
     assert!(recommendation["summary"]
         .as_str()
         .unwrap()
-        .contains("cameras at"));
+        .contains(" detection fps"));
     eprintln!("{}", recommendation["summary"]);
     let again = server.get_json("/api/v1/machine").await;
     assert_eq!(again["measured"], true);
