@@ -67,6 +67,13 @@ impl Embedder {
             .map_err(|e| fail(e.to_string()))?
             .with_intra_op_spinning(false)
             .map_err(|e| fail(e.to_string()))?
+            // One- or two-word inputs: no arena or memory pattern to keep.
+            // (Without graph optimisation it would take 65 MB instead of
+            // 155 MB, but each word 60 ms instead of 8: search wins.)
+            .with_memory_pattern(false)
+            .map_err(|e| fail(e.to_string()))?
+            .with_execution_providers([ort::ep::CPU::default().with_arena_allocator(false).build()])
+            .map_err(|e| fail(e.to_string()))?
             .commit_from_file(&model)
             .map_err(|e| fail(format!("cannot load {}: {e}", model.display())))?;
         Ok(Self {

@@ -4,7 +4,7 @@
 //! enough. Embeddings of known terms are computed once, on first use.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 use peregrine_engine::embed::{similarity, Embedder};
@@ -26,7 +26,10 @@ pub const NAME_MIN: f32 = 0.6;
 const CACHE_LIMIT: usize = 10_000;
 
 pub struct SemanticTerms {
-    embedder: Embedder,
+    dir: PathBuf,
+    ort_library: PathBuf,
+    /// Loaded on the first word that needs it (the model costs memory).
+    embedder: OnceLock<Option<Embedder>>,
     known: OnceLock<Vec<(Term, Vec<f32>)>>,
     cache: Mutex<HashMap<String, Vec<f32>>>,
 }
@@ -47,30 +50,45 @@ fn phrase(term: &Term, word: &str) -> String {
 }
 
 impl SemanticTerms {
-    /// `None` (logged) when the model is missing: search then reports
-    /// unmapped words as unknown.
+    /// `None` (logged) when the model's files are missing: search then
+    /// reports unmapped words as unknown.
     pub fn load(dir: &Path, ort_library: &Path) -> Option<Self> {
-        match Embedder::load(dir, ort_library) {
-            Ok(embedder) => {
-                info!(dir = %dir.display(), "search: semantic fallback ready");
-                Some(Self {
-                    embedder,
-                    known: OnceLock::new(),
-                    cache: Mutex::new(HashMap::new()),
-                })
-            }
-            Err(e) => {
-                warn!(error = %e, "search: no semantic fallback; words outside the tables stay unknown");
-                None
-            }
+        let present = ["model.onnx", "tokenizer.json"]
+            .iter()
+            .all(|f| dir.join(f).is_file());
+        if !present {
+            warn!(dir = %dir.display(), "search: no semantic fallback (model not found: run npm run setup); words outside the tables stay unknown");
+            return None;
         }
+        Some(Self {
+            dir: dir.to_owned(),
+            ort_library: ort_library.to_owned(),
+            embedder: OnceLock::new(),
+            known: OnceLock::new(),
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn embedder(&self) -> Option<&Embedder> {
+        self.embedder
+            .get_or_init(|| match Embedder::load(&self.dir, &self.ort_library) {
+                Ok(embedder) => {
+                    info!(dir = %self.dir.display(), "search: semantic fallback loaded");
+                    Some(embedder)
+                }
+                Err(e) => {
+                    warn!(error = %e, "search: cannot load the semantic fallback");
+                    None
+                }
+            })
+            .as_ref()
     }
 
     fn embed(&self, text: &str) -> Option<Vec<f32>> {
         if let Some(hit) = self.cache.lock().ok()?.get(text) {
             return Some(hit.clone());
         }
-        let embedding = self.embedder.embed(text).ok()?;
+        let embedding = self.embedder()?.embed(text).ok()?;
         if let Ok(mut cache) = self.cache.lock() {
             if cache.len() >= CACHE_LIMIT {
                 cache.clear();
@@ -85,7 +103,10 @@ impl SemanticTerms {
         self.known.get_or_init(|| {
             let mut centroids: Vec<(Term, Vec<f32>)> = Vec::new();
             for (word, term) in known_terms() {
-                let Ok(v) = self.embedder.embed(&phrase(&term, word)) else {
+                let Some(v) = self
+                    .embedder()
+                    .and_then(|e| e.embed(&phrase(&term, word)).ok())
+                else {
                     continue;
                 };
                 match centroids.iter_mut().find(|(t, _)| *t == term) {
