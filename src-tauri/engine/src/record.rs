@@ -441,17 +441,7 @@ impl Recorder {
         let Some(segment) = self.segment.take() else {
             return;
         };
-        let event = if segment.sequence == 0 {
-            let _ = fs::remove_file(self.config.root.join(&segment.path));
-            SegmentEvent::Discarded { path: segment.path }
-        } else {
-            SegmentEvent::Closed {
-                path: segment.path,
-                end_us: segment.end_us,
-                bytes: segment.bytes,
-            }
-        };
-        self.send(event);
+        self.finish(segment);
         if self.config.mode == RecordMode::Events {
             self.set_health(RecordingState::Waiting, String::new());
         }
@@ -475,20 +465,26 @@ impl Recorder {
         if let Some(segment) = self.segment.take() {
             // Cut back to the last whole fragment.
             let _ = segment.file.set_len(segment.bytes);
-            let event = if segment.sequence == 0 {
-                let _ = fs::remove_file(self.config.root.join(&segment.path));
-                SegmentEvent::Discarded { path: segment.path }
-            } else {
-                SegmentEvent::Closed {
-                    path: segment.path,
-                    end_us: segment.end_us,
-                    bytes: segment.bytes,
-                }
-            };
-            self.send(event);
+            self.finish(segment);
         }
         self.paused_until = Some(Instant::now() + ERROR_PAUSE);
         self.set_health(RecordingState::Error, message);
+    }
+
+    /// Tells the index a segment ended: closed, or discarded (file removed)
+    /// when no video reached it.
+    fn finish(&self, segment: Segment) {
+        let event = if segment.sequence == 0 {
+            let _ = fs::remove_file(self.config.root.join(&segment.path));
+            SegmentEvent::Discarded { path: segment.path }
+        } else {
+            SegmentEvent::Closed {
+                path: segment.path,
+                end_us: segment.end_us,
+                bytes: segment.bytes,
+            }
+        };
+        self.send(event);
     }
 
     /// Opened/closed must reach the index: wait for room in the queue.
