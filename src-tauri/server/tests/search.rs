@@ -5,7 +5,7 @@
 mod common;
 
 use common::TestServer;
-use peregrine_store::{NewTrack, TrackRow};
+use peregrine_store::{NewDetection, NewTrack, TrackRow};
 use reqwest::Method;
 use serde_json::{json, Value};
 
@@ -187,6 +187,44 @@ async fn sentences_find_the_right_tracks() {
     assert_eq!(
         track_ids(&search(&server, "people yesterday").await),
         Vec::<i64>::new()
+    );
+
+    // "More than 3 people": four on one frame of camera 2, during track 3.
+    let frame_time = now_us() - 2 * MINUTE + 2_000_000;
+    let crowd: Vec<NewDetection> = (0..4)
+        .map(|k| NewDetection {
+            camera_id: cam2,
+            media_time: frame_time,
+            class: "person".into(),
+            score: 0.7,
+            x: 0.1 * k as f64,
+            y: 0.1,
+            w: 0.1,
+            h: 0.3,
+            track_id: None,
+        })
+        .collect();
+    server
+        .running
+        .state
+        .store
+        .insert_detections(&crowd)
+        .await
+        .unwrap();
+    let crowded = search(&server, "more than 3 people").await;
+    assert_eq!(crowded["results"].as_array().unwrap().len(), 1, "{crowded}");
+    let moment = &crowded["results"][0];
+    assert_eq!(
+        (moment["kind"].as_str(), moment["count"].as_i64()),
+        (Some("moment"), Some(4))
+    );
+    assert_eq!(
+        moment["thumbnail_url"], "/api/v1/tracks/3/thumbnail.jpg",
+        "the picture of a person seen then"
+    );
+    assert_eq!(
+        track_ids(&search(&server, "more than 4 people").await).len(),
+        0
     );
 
     // An edited filter runs as is; pages follow the cursor.

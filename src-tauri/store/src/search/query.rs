@@ -218,10 +218,35 @@ impl Store {
         let next_cursor = (moments.len() as i64 == limit)
             .then(|| moments.last().map(|m| format!("{}:0", m.first_seen)))
             .flatten();
+        for m in &mut moments {
+            self.picture_moment(m).await?;
+        }
         Ok(SearchPage {
             results: moments,
             next_cursor,
         })
+    }
+
+    /// Gives a moment the picture of an object that stood in it (a track of
+    /// its class on its camera, seen at that time, with a thumbnail).
+    async fn picture_moment(&self, m: &mut SearchResult) -> Result<(), StoreError> {
+        let track: Option<(i64,)> = sqlx::query_as(
+            "SELECT id FROM tracks WHERE camera_id = ? AND class = ? AND thumbnail IS NOT NULL
+             AND first_seen <= ? AND first_seen >= ? AND last_seen >= ?
+             ORDER BY best_score DESC LIMIT 1",
+        )
+        .bind(m.camera_id)
+        .bind(&m.class)
+        .bind(m.last_seen)
+        .bind(m.first_seen.saturating_sub(MAX_SPAN_US))
+        .bind(m.first_seen)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some((id,)) = track {
+            m.track_id = Some(id);
+            m.has_thumbnail = true;
+        }
+        Ok(())
     }
 }
 
