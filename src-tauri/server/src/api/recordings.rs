@@ -223,10 +223,7 @@ pub async fn delete_bookmark(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id)?;
-    match s.store.delete_bookmark(id).await? {
-        true => Ok(StatusCode::NO_CONTENT),
-        false => Err(ApiError::not_found(format!("no bookmark with id {id}"))),
-    }
+    deleted(s.store.delete_bookmark(id).await?, "bookmark", id)
 }
 
 #[derive(Deserialize)]
@@ -290,11 +287,15 @@ pub async fn delete_lock(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id)?;
-    match s.store.delete_lock(id).await? {
-        true => Ok(StatusCode::NO_CONTENT),
-        false => Err(ApiError::not_found(format!(
-            "no evidence lock with id {id}"
-        ))),
+    deleted(s.store.delete_lock(id).await?, "evidence lock", id)
+}
+
+/// 204 when something was deleted, else a 404 naming it.
+fn deleted(found: bool, what: &str, id: i64) -> Result<StatusCode, ApiError> {
+    if found {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!("no {what} with id {id}")))
     }
 }
 
