@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { CHROMIUM_ARGS, artifactsDir, launchBrowser, startDemo } from "./harness.mjs";
+import { CHROMIUM_ARGS, artifactsDir, borderBands, inset, launchBrowser, pixelShareExpr, startDemo, visibilityExpr } from "./harness.mjs";
 
 const FIRST_ALERT_MS = 60_000;
 
@@ -59,6 +59,10 @@ test("the demo raises an alert before any click; the queue works by keyboard", {
     console.log(`first alert ${firstAlertS.toFixed(1)} s after the page opened: ${first.why}`);
     assert.match(first.why, /^Person (crossed (inbound|outbound)|entered) “(Gate line|Entrance)” \(score 0\.\d\d, track \d+\): rule “/);
     assert.match(first.thumb, /^\/api\/v1\/alerts\/\d+\/snapshot\.jpg$/);
+    // The snapshot is on screen.
+    await page.waitForFunction(() => document.querySelector("[data-testid=alarm][data-state=new] img")?.naturalWidth > 0, null, { timeout: 10_000 });
+    const [thumb] = await page.evaluate(visibilityExpr("[data-testid=alarm][data-state=new] img"));
+    assert.ok(thumb?.visible && thumb.rect.width >= 40, `alarm snapshot on screen: ${JSON.stringify(thumb)}`);
 
     assert.equal(await page.isVisible("[data-testid=sound-blocked]"), true, "the banner stays until the sound plays");
     await page.screenshot({ path: screenshot });
@@ -76,6 +80,27 @@ test("the demo raises an alert before any click; the queue works by keyboard", {
     // C opens it ready for a note; Enter closes it with the note.
     await page.keyboard.press("c");
     await page.waitForSelector("[data-testid=alert-dialog][open]", { timeout: 5_000 });
+    // Opened, the snapshot shows the object boxed (the server draws the box
+    // in orange-red into the picture), on screen.
+    await page.waitForFunction(() => document.querySelector(".alert-dialog__snapshot")?.naturalWidth > 0, null, { timeout: 10_000 });
+    const [snapshot] = await page.evaluate(visibilityExpr(".alert-dialog__snapshot"));
+    assert.ok(snapshot?.visible && snapshot.rect.width >= 200, `alarm snapshot on screen: ${JSON.stringify(snapshot)}`);
+    // Where the alert's box falls in the picture as shown (object-fit: contain).
+    const boxOnScreen = await page.evaluate(async (id) => {
+      const alert = await (await fetch(`/api/v1/alerts/${id}`)).json();
+      const img = document.querySelector(".alert-dialog__snapshot");
+      const r = img.getBoundingClientRect();
+      const scale = Math.min(r.width / img.naturalWidth, r.height / img.naturalHeight);
+      const [w, h] = [img.naturalWidth * scale, img.naturalHeight * scale];
+      const [left, top] = [r.x + (r.width - w) / 2, r.y + (r.height - h) / 2];
+      return { x: left + alert.box.x * w, y: top + alert.box.y * h, width: alert.box.w * w, height: alert.box.h * h };
+    }, selected);
+    const png = (await page.screenshot()).toString("base64");
+    const outline = await page.evaluate(pixelShareExpr(png, borderBands(boxOnScreen, 2), "#ff4020", 70));
+    const inside = await page.evaluate(pixelShareExpr(png, [inset(boxOnScreen, 5)], "#ff4020", 70));
+    console.log(`alarm snapshot: ${(outline.share * 100).toFixed(0)} % of the box's outline box-coloured, ${(inside.share * 100).toFixed(0)} % inside it`);
+    assert.ok(outline.share >= 0.5 && inside.share < 0.2, `the snapshot shows the object boxed: ${JSON.stringify({ boxOnScreen, outline, inside })}`);
+    await page.screenshot({ path: path.join(artifactsDir, "alarm-snapshot.png") });
     await page.keyboard.type("Checked on camera: visitor");
     await page.keyboard.press("Enter");
     await page.waitForSelector("[data-testid=alert-dialog][open]", { state: "detached", timeout: 5_000 });

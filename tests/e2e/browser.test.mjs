@@ -8,7 +8,20 @@ import { mkdirSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { artifactsDir, freePort, launchBrowser, repoRoot, startDemo } from "./harness.mjs";
+import {
+  IS_VISIBLE_SRC,
+  artifactsDir,
+  assertBoxDrawn,
+  borderBands,
+  findBoxExpr,
+  freePort,
+  inset,
+  launchBrowser,
+  pixelShareExpr,
+  repoRoot,
+  startDemo,
+  visibilityExpr,
+} from "./harness.mjs";
 
 const CAMERAS = 4;
 const UI_DEADLINE_MS = 30_000;
@@ -113,10 +126,53 @@ test("console shows the live demo cameras with person detections", { timeout: 15
       assert.ok(Number.isFinite(f.first_frame_ms) && f.first_frame_ms > 0, `camera ${f.camera}: first-frame time ${f.first_frame_ms}`);
       assert.ok(Number.isFinite(f.latency_ms), `camera ${f.camera}: latency ${f.latency_ms}`);
     }
-    // The screenshot shows the per-tile figures (D toggles the overlay).
+    // The boxes are on the screen, not just in the DOM: a person box is
+    // visible and its colour covers its outline in a screenshot.
+    const evaluate = (expr) => page.evaluate(expr);
+    const shot = async () => (await page.screenshot()).toString("base64");
+    const drawn = await assertBoxDrawn(evaluate, shot);
+    console.log(`person box on screen (chromium): ${drawn.label} at ${JSON.stringify(drawn.rect)}, ${(drawn.pixels.share * 100).toFixed(0)} % of its outline in ${drawn.colour}`);
+    // The same check fails when the boxes are hidden (B): it can tell.
+    await page.keyboard.press("b");
+    await page.waitForTimeout(300);
+    const hidden = await evaluate(findBoxExpr("person"));
+    const hiddenPixels = await evaluate(pixelShareExpr(await shot(), borderBands(drawn.rect), drawn.colour, 48));
+    assert.equal(hidden?.visible ?? false, false, "B hides the boxes");
+    assert.ok(hiddenPixels.share < 0.15, `with boxes hidden, ${(hiddenPixels.share * 100).toFixed(0)} % of the outline is still box-coloured`);
+    await page.keyboard.press("b");
+    await assertBoxDrawn(evaluate, shot);
+
+    // The screenshot shows the boxes and the per-tile figures (D toggles the overlay).
     await page.keyboard.press("d");
     await page.screenshot({ path: screenshot });
     await page.keyboard.press("d");
+
+    // A privacy area is drawn opaque over the live video: black where the
+    // footage was not.
+    const privacyCamera = await page.$$eval("[data-testid=camera-tile]", (tiles) => tiles[1].getAttribute("data-camera-id"));
+    const area = [[0.05, 0.3], [0.45, 0.3], [0.45, 0.7], [0.05, 0.7]];
+    const areaRect = () =>
+      page.$eval(`[data-testid=camera-tile][data-camera-id="${privacyCamera}"] .tile__frame`, (v, a) => {
+        const r = v.getBoundingClientRect();
+        return { x: r.x + a[0][0] * r.width, y: r.y + a[0][1] * r.height, width: (a[1][0] - a[0][0]) * r.width, height: (a[2][1] - a[1][1]) * r.height };
+      }, area);
+    const black = async () => evaluate(pixelShareExpr(await shot(), [inset(await areaRect(), 3)], "#000000", 12));
+    const before = await black();
+    assert.ok(before.share < 0.5, `the footage there is not black already (${(before.share * 100).toFixed(0)} %)`);
+    const created = await page.evaluate(async ([id, points]) => (await fetch(`/api/v1/cameras/${id}/zones`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ name: "Neighbour's window", kind: "privacy", points }),
+    })).status, [privacyCamera, area]);
+    assert.equal(created, 201);
+    await page.reload({ waitUntil: "load" });
+    await page.waitForSelector(`[data-testid=camera-tile][data-camera-id="${privacyCamera}"][data-video=live][data-privacy-areas="1"]`, { timeout: 20_000 });
+    await page.waitForFunction((id) => document.querySelector(`[data-testid=camera-tile][data-camera-id="${id}"] video`)?.currentTime > 0.5, privacyCamera, { timeout: 20_000 });
+    assert.ok(await page.$eval(`[data-testid=camera-tile][data-camera-id="${privacyCamera}"] .tile__privacy polygon`, (p, src) => (0, eval)(src)(p), IS_VISIBLE_SRC));
+    const after = await black();
+    console.log(`privacy area (chromium): ${(before.share * 100).toFixed(0)} % black before, ${(after.share * 100).toFixed(0)} % after`);
+    assert.ok(after.share >= 0.98, `the privacy area is opaque over the video: ${(after.share * 100).toFixed(1)} % black`);
+    await page.screenshot({ path: path.join(artifactsDir, "browser-privacy.png") });
 
     // A guard adds a camera through the dialog: test it, fix a bad URL, save, watch it play.
     await page.click("#add-camera");
@@ -230,6 +286,13 @@ test("a frozen or stopped camera never looks live, and comes back by itself", { 
     const stale = await waitState("stale", 6_000);
     const reconnecting = stale + (await waitState("reconnecting", 15_000));
     assert.match((await page.textContent(`${tile} .tile__message`)) ?? "", /stopped sending video/);
+    // The guard sees it: the badge and the sentence are on screen, in the warning colour.
+    const [badge] = await page.evaluate(visibilityExpr(`${tile} [data-testid=camera-state]`));
+    const [sentence] = await page.evaluate(visibilityExpr(`${tile} .tile__message`));
+    assert.ok(badge?.visible && /stale|reconnecting/i.test(badge.text), `state badge on screen: ${JSON.stringify(badge)}`);
+    assert.ok(sentence?.visible, `state sentence on screen: ${JSON.stringify(sentence)}`);
+    const amber = await page.evaluate(pixelShareExpr((await page.screenshot()).toString("base64"), [badge.rect], "#e3a92b", 40));
+    assert.ok(amber.matched >= 20, `the badge is drawn in amber: ${JSON.stringify(amber)}`);
     await page.screenshot({ path: path.join(artifactsDir, "browser-frozen.png") });
     process.kill(sim.pid, "SIGCONT");
     const back = await waitState("live", 15_000);

@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, rmSync, existsSync, writeFileSync } from "node:
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { artifactsDir, freePort, freePorts, repoRoot, startXvfb } from "./harness.mjs";
+import { artifactsDir, assertBoxDrawn, freePort, freePorts, repoRoot, startXvfb } from "./harness.mjs";
 
 const appBin = process.env.PEREGRINE_APP_BIN
   || path.resolve(repoRoot, process.env.CARGO_TARGET_DIR || "target", "debug", "peregrine-app");
@@ -49,6 +49,21 @@ class Driver {
 
   execute(script, ...args) {
     return this.call("POST", this.s("/execute/sync"), { script, args });
+  }
+
+  /** Evaluates an expression (a promise is awaited) in the page. */
+  async evaluate(expr) {
+    const value = await this.call("POST", this.s("/execute/async"), {
+      script: `const done = arguments[arguments.length - 1];
+        Promise.resolve(${expr}).then((v) => done({ ok: v }), (e) => done({ error: String(e) }));`,
+      args: [],
+    });
+    if (value && "error" in value) throw new Error(`in the window: ${value.error}`);
+    return value?.ok ?? null;
+  }
+
+  async screenshotBase64() {
+    return this.call("GET", this.s("/screenshot"));
   }
 
   async find(css) {
@@ -115,6 +130,17 @@ test("desktop window: add a camera through the dialog and watch it play (WebDriv
       },
     });
     await wd.waitFor("return document.querySelectorAll('[data-testid=camera-tile][data-state=live]').length === 2", 90_000, "2 live demo cameras");
+
+    // Person boxes are drawn in the window, not just present in its DOM.
+    await wd.waitFor(
+      "return [...document.querySelectorAll('[data-testid=detection-label]')].some((l) => l.textContent.startsWith('person'))",
+      60_000,
+      "a person label on a live tile",
+    );
+    const drawn = await assertBoxDrawn((expr) => wd.evaluate(expr), () => wd.screenshotBase64());
+    console.log(`person box on screen (Tauri window): ${drawn.label} at ${JSON.stringify(drawn.rect)}, ${(drawn.pixels.share * 100).toFixed(0)} % of its outline in ${drawn.colour}`);
+    mkdirSync(artifactsDir, { recursive: true });
+    await wd.screenshot(path.join(artifactsDir, "desktop-boxes.png"));
 
     // A guard adds a camera through the dialog.
     await wd.click(await wd.find("#add-camera"));

@@ -196,3 +196,136 @@ export function startXvfb() {
     });
   });
 }
+
+// ---- What is seen, not what is in the DOM ----------------------------------
+// An element in the DOM is not a box on the screen: these helpers check that
+// an element is visible and that its colour is really in a screenshot where
+// it should be. They run in Chromium (Playwright) and in the desktop
+// window's WebKitGTK (WebDriver) alike.
+
+/**
+ * Source of an in-page test of visibility: `checkVisibility` where the
+ * engine has it, else the computed styles up the tree; and a size.
+ */
+export const IS_VISIBLE_SRC = `(el) => {
+  if (!el) return false;
+  const r = el.getBoundingClientRect();
+  if (r.width < 1 || r.height < 1) return false;
+  if (typeof el.checkVisibility === "function") {
+    return el.checkVisibility({ opacityProperty: true, visibilityProperty: true });
+  }
+  for (let e = el; e; e = e.parentElement) {
+    const s = getComputedStyle(e);
+    if (s.display === "none" || s.visibility === "hidden" || Number(s.opacity) === 0) return false;
+  }
+  return true;
+}`;
+
+/**
+ * An in-page expression: of the pixels of a PNG screenshot (base64) inside
+ * `rects` (CSS pixels of the page), how many are within `tolerance` of
+ * `colour` (#rrggbb) on every channel. Resolves to { matched, total, share }.
+ */
+export function pixelShareExpr(png, rects, colour, tolerance) {
+  return `(async (png, rects, colour, tolerance) => {
+    const img = new Image();
+    img.src = "data:image/png;base64," + png;
+    await img.decode();
+    const scale = img.naturalWidth / window.innerWidth;
+    const canvas = document.createElement("canvas");
+    canvas.width = img.naturalWidth;
+    canvas.height = img.naturalHeight;
+    const ctx = canvas.getContext("2d", { willReadFrequently: true });
+    ctx.drawImage(img, 0, 0);
+    const want = [1, 3, 5].map((i) => parseInt(colour.slice(i, i + 2), 16));
+    let matched = 0;
+    let total = 0;
+    for (const r of rects) {
+      const x = Math.max(0, Math.round(r.x * scale));
+      const y = Math.max(0, Math.round(r.y * scale));
+      const w = Math.min(canvas.width - x, Math.round(r.width * scale));
+      const h = Math.min(canvas.height - y, Math.round(r.height * scale));
+      if (w <= 0 || h <= 0) continue;
+      const d = ctx.getImageData(x, y, w, h).data;
+      for (let i = 0; i < d.length; i += 4) {
+        total += 1;
+        if (Math.abs(d[i] - want[0]) <= tolerance && Math.abs(d[i + 1] - want[1]) <= tolerance && Math.abs(d[i + 2] - want[2]) <= tolerance) matched += 1;
+      }
+    }
+    return { matched, total, share: total ? matched / total : 0 };
+  })(${JSON.stringify(png)}, ${JSON.stringify(rects)}, ${JSON.stringify(colour)}, ${tolerance})`;
+}
+
+/** The bands of a rect's outline `width` CSS pixels thick, where a box's border is drawn. */
+export function borderBands(r, width = 2) {
+  return [
+    { x: r.x, y: r.y, width: r.width, height: width },
+    { x: r.x, y: r.y + r.height - width, width: r.width, height: width },
+    { x: r.x, y: r.y + width, width, height: r.height - 2 * width },
+    { x: r.x + r.width - width, y: r.y + width, width, height: r.height - 2 * width },
+  ];
+}
+
+/** A rect shrunk by `by` CSS pixels on each side (away from anti-aliased edges). */
+export function inset(r, by) {
+  return { x: r.x + by, y: r.y + by, width: Math.max(0, r.width - 2 * by), height: Math.max(0, r.height - 2 * by) };
+}
+
+/**
+ * In-page: the first visible detection box whose label starts with `cls`,
+ * as { rect, colour, label, visible }; null when there is none in the DOM.
+ */
+export function findBoxExpr(cls) {
+  return `(() => {
+    const visible = ${IS_VISIBLE_SRC};
+    const boxes = [...document.querySelectorAll("[data-testid=camera-tile] .box")]
+      .filter((b) => (b.querySelector("[data-testid=detection-label]")?.textContent ?? "").startsWith(${JSON.stringify(cls)}))
+      .map((b) => {
+        const r = b.getBoundingClientRect();
+        return { rect: { x: r.x, y: r.y, width: r.width, height: r.height }, visible: visible(b),
+          colour: b.style.getPropertyValue("--box-colour").trim(), label: b.textContent };
+      });
+    return boxes.find((b) => b.visible && b.rect.width >= 12 && b.rect.height >= 12) ?? boxes[0] ?? null;
+  })()`;
+}
+
+/**
+ * Checks that a person box is drawn on a live tile: the box element is
+ * visible, and its colour covers most of its outline in a screenshot.
+ * `evaluate(expr)` runs an expression in the page; `screenshot()` gives a
+ * PNG as base64. Boxes follow the video, so a few tries are allowed for a
+ * box that moved between the two calls. Resolves to the last measure.
+ */
+export async function assertBoxDrawn(evaluate, screenshot, { cls = "person", tries = 20 } = {}) {
+  let last = null;
+  for (let i = 0; i < tries; i++) {
+    const box = await evaluate(findBoxExpr(cls));
+    last = box;
+    if (box?.visible) {
+      const png = await screenshot();
+      // Only a box that stayed put while the screenshot was taken is measured.
+      const after = await evaluate(findBoxExpr(cls));
+      if (JSON.stringify(after?.rect) !== JSON.stringify(box.rect)) continue;
+      const pixels = await evaluate(pixelShareExpr(png, borderBands(box.rect), box.colour || "#ffd166", 48));
+      last = { ...box, pixels };
+      if (box.visible && pixels.share >= 0.4) return last;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`no ${cls} box is drawn on screen (visible element and its colour on its outline): ${JSON.stringify(last)}`);
+}
+
+/**
+ * In-page: for every element matching `selector`, whether it is visible and
+ * lies inside the viewport, with its text.
+ */
+export function visibilityExpr(selector) {
+  return `(() => {
+    const visible = ${IS_VISIBLE_SRC};
+    return [...document.querySelectorAll(${JSON.stringify(selector)})].map((e) => {
+      const r = e.getBoundingClientRect();
+      const inView = r.right > 0 && r.bottom > 0 && r.left < window.innerWidth && r.top < window.innerHeight;
+      return { text: (e.textContent ?? "").trim(), visible: visible(e) && inView, rect: { x: r.x, y: r.y, width: r.width, height: r.height } };
+    });
+  })()`;
+}

@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { artifactsDir, launchBrowser, startDemo } from "./harness.mjs";
+import { artifactsDir, launchBrowser, startDemo, visibilityExpr } from "./harness.mjs";
 
 const QUERY = "people on cam 2 in the last 5 minutes";
 const WAIT_MS = 150_000;
@@ -111,6 +111,10 @@ test("search in plain words: chips, cards, edit a chip, unknown words, play a re
     assert.ok(chips.some((c) => c.kind === "class" && c.label === "person"), "a class chip: person");
     assert.ok(chips.some((c) => c.kind === "camera" && c.label === "Demo cam 2"), "a camera chip: Demo cam 2");
     assert.ok(chips.some((c) => c.kind === "time"), "a time chip");
+    // Seen, not just in the DOM: every chip visible on the screen, with its words.
+    const shownChips = await page.evaluate(visibilityExpr("[data-testid=search-chip]"));
+    assert.equal(shownChips.length, chips.length);
+    for (const c of shownChips) assert.ok(c.visible && c.rect.width >= 20 && c.text.length > 0, `chip on screen: ${JSON.stringify(c)}`);
     assert.equal(await page.isVisible("[data-testid=search-unknown]"), false, "every word understood");
     const cards = await cardsOf(page);
     assert.ok(cards.length >= 1, "at least one result");
