@@ -63,6 +63,11 @@ cargo build --quiet -p peregrine-server --bin peregrine >&2
 if [ "$want_test" -eq 1 ] || [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   cargo build --quiet -p peregrine-app >&2
 fi
+# The benchmark's own programs, so `npm run bench -- --quick` in the tests
+# measures rather than compiles.
+if [ "$want_test" -eq 1 ]; then
+  cargo build --quiet -p peregrine-engine -p peregrine-store --examples >&2
+fi
 # WebDriver for the desktop window's end-to-end test (2.x: an unpinned
 # install picks a 3.0 alpha).
 if [ "$want_test" -eq 1 ] && ! command -v tauri-driver >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/tauri-driver" ]; then
