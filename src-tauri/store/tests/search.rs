@@ -65,6 +65,58 @@ fn every_query_in_the_table_gives_its_filter() {
     );
 }
 
+/// The detector's classes as `tests/search/class-plurals.tsv` lists them
+/// (the server's tests check that list against the detector's own).
+#[test]
+fn every_class_is_found_by_its_name_and_plural() {
+    let table = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../tests/search/class-plurals.tsv"
+    ))
+    .expect("the class table");
+    let now: DateTime<Utc> = "2025-11-05T14:30:00Z".parse().unwrap();
+    let vocabulary = vocabulary();
+    let mut rows = 0;
+    let mut failures = Vec::new();
+    for row in table
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let (label, plural) = row.split_once('\t').expect("label<TAB>plural");
+        // Alone, "orange" is the colour; "an orange" is the fruit.
+        let name = if label == "orange" {
+            "an orange"
+        } else {
+            label
+        };
+        for q in [name, plural] {
+            let p = parse(q, now, chrono_tz::Europe::London, &vocabulary, None);
+            if p.filter.classes != [label] || !p.unknown_words.is_empty() || p.chips.len() != 1 {
+                failures.push(format!("{q:?} → {:?} {:?}", p.filter, p.unknown_words));
+            }
+        }
+        rows += 1;
+    }
+    assert_eq!(rows, 80);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let colour = |q: &str| parse(q, now, chrono_tz::Europe::London, &vocabulary, None).filter;
+    assert_eq!(colour("orange").colors, ["orange"]);
+    assert_eq!(colour("orange").classes, Vec::<String>::new());
+    let f = colour("an orange car");
+    assert_eq!(
+        (f.colors, f.classes),
+        (vec!["orange".to_owned()], vec!["car".to_owned()])
+    );
+    let f = colour("3 oranges");
+    assert_eq!(
+        (f.classes, f.min_count),
+        (vec!["orange".to_owned()], Some(3))
+    );
+    // "Parking" is a zone here; "parking meter" is still the class.
+    assert_eq!(colour("parking meter").classes, ["parking meter"]);
+    assert_eq!(colour("parking").zones, ["Parking"]);
+}
+
 #[tokio::test]
 async fn every_filter_of_the_table_runs_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();

@@ -135,8 +135,12 @@ impl Parser<'_> {
             self.apply_time(spec, i, n);
             return n;
         }
-        let camera = self.camera(i);
-        let zone = self.zone(i);
+        // A two-word class ("parking meter") beats a one-word name ("Parking").
+        let two = format!("{} {}", self.word(i), self.word(i + 1));
+        let class_of_two = words::classes(&two).is_some();
+        let longer = |n: usize| n >= 2 || !class_of_two;
+        let camera = self.camera(i).filter(|(n, _, _)| longer(*n));
+        let zone = self.zone(i).filter(|(n, _)| longer(*n));
         match (camera, zone) {
             (Some((n, id, name)), z) if z.as_ref().is_none_or(|(zn, _)| n > *zn) => {
                 push_unique(&mut self.out.filter.cameras, id);
@@ -165,17 +169,20 @@ impl Parser<'_> {
             self.chip("alerts", "alerts only".to_owned(), i, 1, 1.0);
             return 1;
         }
-        if let Some(color) = words::color(&w) {
+        if let Some(color) = words::color_exact(&w).filter(|_| !self.is_thing(i)) {
             self.add_color(color, i, 1, 1.0);
             return 1;
         }
-        let two = format!("{w} {}", self.word(i + 1));
         if let Some(classes) = words::classes(&two) {
             self.add_classes(classes, i, 2, 1.0);
             return 2;
         }
         if let Some(classes) = words::classes(&w) {
             self.add_classes(classes, i, 1, 1.0);
+            return 1;
+        }
+        if let Some(color) = words::color(&w) {
+            self.add_color(color, i, 1, 1.0);
             return 1;
         }
         if words::is_stopword(&w) || words::is_clothing(&w) {
@@ -190,6 +197,19 @@ impl Parser<'_> {
         }
         self.out.unknown_words.push(w);
         1
+    }
+
+    /// A word that is both a colour and a class ("orange") names the thing
+    /// after "a" or "an" when no class or clothing follows ("an orange",
+    /// not "an orange car"); otherwise it is the colour.
+    fn is_thing(&self, i: usize) -> bool {
+        let w = self.word(i);
+        let next = self.word(i + 1);
+        words::classes(w).is_some()
+            && i > 0
+            && matches!(self.word(i - 1), "a" | "an")
+            && words::classes(next).is_none()
+            && !words::is_clothing(next)
     }
 
     fn apply_term(&mut self, term: Term, i: usize, confidence: f32) {

@@ -64,7 +64,12 @@ const CLASSES: &[(&str, &[&str])] = &[
     ("kitten", &["cat"]),
     ("bird", &["bird"]),
     ("horse", &["horse"]),
-    ("animal", &["bird", "cat", "dog", "horse", "sheep", "cow"]),
+    (
+        "animal",
+        &[
+            "bird", "cat", "dog", "horse", "sheep", "cow", "elephant", "bear", "zebra", "giraffe",
+        ],
+    ),
     ("pet", &["cat", "dog"]),
     ("backpack", &["backpack"]),
     ("rucksack", &["backpack"]),
@@ -90,6 +95,90 @@ const CLASSES: &[(&str, &[&str])] = &[
     ("mobile phone", &["cell phone"]),
     ("skateboard", &["skateboard"]),
     ("ball", &["sports ball"]),
+    // The rest of the detector's classes, by name, irregular plural and
+    // everyday names.
+    ("aeroplane", &["airplane"]),
+    ("aircraft", &["airplane"]),
+    ("ship", &["boat"]),
+    ("hydrant", &["fire hydrant"]),
+    ("parking meter", &["parking meter"]),
+    ("sheep", &["sheep"]),
+    ("lamb", &["sheep"]),
+    ("cow", &["cow"]),
+    ("cattle", &["cow"]),
+    ("elephant", &["elephant"]),
+    ("bear", &["bear"]),
+    ("zebra", &["zebra"]),
+    ("giraffe", &["giraffe"]),
+    ("tie", &["tie"]),
+    ("necktie", &["tie"]),
+    ("frisbee", &["frisbee"]),
+    ("skis", &["skis"]),
+    ("ski", &["skis"]),
+    ("snowboard", &["snowboard"]),
+    ("sports ball", &["sports ball"]),
+    ("football", &["sports ball"]),
+    ("kite", &["kite"]),
+    ("baseball bat", &["baseball bat"]),
+    ("baseball glove", &["baseball glove"]),
+    ("surfboard", &["surfboard"]),
+    ("tennis racket", &["tennis racket"]),
+    ("tennis racquet", &["tennis racket"]),
+    ("racket", &["tennis racket"]),
+    ("racquet", &["tennis racket"]),
+    ("wine glass", &["wine glass"]),
+    ("cup", &["cup"]),
+    ("mug", &["cup"]),
+    ("fork", &["fork"]),
+    ("knife", &["knife"]),
+    ("knives", &["knife"]),
+    ("spoon", &["spoon"]),
+    ("bowl", &["bowl"]),
+    ("banana", &["banana"]),
+    ("apple", &["apple"]),
+    ("sandwich", &["sandwich"]),
+    // Alone, "orange" is the colour (see `parse`).
+    ("orange", &["orange"]),
+    ("broccoli", &["broccoli"]),
+    ("carrot", &["carrot"]),
+    ("hot dog", &["hot dog"]),
+    ("hotdog", &["hot dog"]),
+    ("pizza", &["pizza"]),
+    ("donut", &["donut"]),
+    ("doughnut", &["donut"]),
+    ("cake", &["cake"]),
+    ("couch", &["couch"]),
+    ("sofa", &["couch"]),
+    ("potted plant", &["potted plant"]),
+    ("plant", &["potted plant"]),
+    ("houseplant", &["potted plant"]),
+    ("bed", &["bed"]),
+    ("dining table", &["dining table"]),
+    ("table", &["dining table"]),
+    ("toilet", &["toilet"]),
+    ("tv", &["tv"]),
+    ("television", &["tv"]),
+    ("mouse", &["mouse"]),
+    ("mice", &["mouse"]),
+    ("remote", &["remote"]),
+    ("remote control", &["remote"]),
+    ("keyboard", &["keyboard"]),
+    ("microwave", &["microwave"]),
+    ("oven", &["oven"]),
+    ("toaster", &["toaster"]),
+    ("sink", &["sink"]),
+    ("refrigerator", &["refrigerator"]),
+    ("fridge", &["refrigerator"]),
+    ("book", &["book"]),
+    ("clock", &["clock"]),
+    ("vase", &["vase"]),
+    ("scissors", &["scissors"]),
+    ("teddy bear", &["teddy bear"]),
+    ("teddy", &["teddy bear"]),
+    ("hair drier", &["hair drier"]),
+    ("hair dryer", &["hair drier"]),
+    ("hairdryer", &["hair drier"]),
+    ("toothbrush", &["toothbrush"]),
 ];
 
 /// Colour words mapped to the palette colours are stored with.
@@ -298,8 +387,14 @@ pub fn classes(word: &str) -> Option<&'static [&'static str]> {
     lookup(CLASSES, word)
 }
 
+/// A colour word or its plural ("reds").
 pub fn color(word: &str) -> Option<&'static str> {
     lookup(COLORS, word)
+}
+
+/// A colour word as written.
+pub fn color_exact(word: &str) -> Option<&'static str> {
+    COLORS.iter().find(|(k, _)| *k == word).map(|(_, v)| *v)
 }
 
 /// A table value for `word` or its singular.
