@@ -20,7 +20,7 @@ apt_build=(pkg-config clang libclang-dev libavcodec-dev libavformat-dev libavuti
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev)
 apt_run=(ffmpeg opencv-doc python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
-  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp)
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp wamerican)
 apt_test=(chromium xvfb xauth x11-utils libgl1-mesa-dri imagemagick dbus dbus-x11 mosquitto
   webkit2gtk-driver)
 wanted=("${apt_build[@]}" "${apt_run[@]}")

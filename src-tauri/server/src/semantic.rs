@@ -1,14 +1,16 @@
 //! The search's semantic fallback: a word found in no table is embedded
 //! and compared with every known class and colour word, and with the
 //! installation's camera and zone names; the nearest wins when it is close
-//! enough. Embeddings of known terms are computed once, on first use.
+//! enough. Embeddings of known terms are computed once, on first use. Only
+//! words of the English word list reach it (`$PEREGRINE_WORDS`, Debian's
+//! `wamerican` by default): the parser keeps non-words away.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 use peregrine_engine::embed::{similarity, Embedder};
-use peregrine_store::search::{known_terms, Semantic, Term, Vocabulary};
+use peregrine_store::search::{known_terms, Dictionary, Semantic, Term, Vocabulary};
 use tracing::{info, warn};
 
 /// What a guess needs, tuned on words left out of the tables (see the
@@ -24,6 +26,34 @@ pub const COLOR_MIN: f32 = 0.74;
 pub const COLOR_MARGIN: f32 = 0.025;
 pub const NAME_MIN: f32 = 0.6;
 const CACHE_LIMIT: usize = 10_000;
+/// The English word list (Debian's `wamerican`) when `$PEREGRINE_WORDS`
+/// does not name one.
+pub const DEFAULT_WORDS: &str = "/usr/share/dict/american-english";
+
+/// `$PEREGRINE_WORDS`, else [`DEFAULT_WORDS`].
+pub fn words_path() -> PathBuf {
+    std::env::var_os("PEREGRINE_WORDS")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| PathBuf::from(DEFAULT_WORDS), PathBuf::from)
+}
+
+/// The word list, or an empty one (logged: then no word is guessed at).
+fn load_words(path: &Path) -> Dictionary {
+    match Dictionary::load(path) {
+        Ok(words) if !words.is_empty() => {
+            info!(path = %path.display(), words = words.len(), "search: word list loaded");
+            words
+        }
+        Ok(_) => {
+            warn!(path = %path.display(), "search: the word list is empty: words outside the tables stay unknown (install wamerican or set PEREGRINE_WORDS)");
+            Dictionary::default()
+        }
+        Err(e) => {
+            warn!(path = %path.display(), error = %e, "search: no word list: words outside the tables stay unknown (install wamerican or set PEREGRINE_WORDS)");
+            Dictionary::default()
+        }
+    }
+}
 
 pub struct SemanticTerms {
     dir: PathBuf,
@@ -32,6 +62,8 @@ pub struct SemanticTerms {
     embedder: OnceLock<Option<Embedder>>,
     known: OnceLock<Vec<(Term, Vec<f32>)>>,
     cache: Mutex<HashMap<String, Vec<f32>>>,
+    /// Only its words are guessed at (the parser screens the rest out).
+    words: Dictionary,
 }
 
 /// The nearest term of one kind, and how far ahead of the next it is.
@@ -66,6 +98,7 @@ impl SemanticTerms {
             embedder: OnceLock::new(),
             known: OnceLock::new(),
             cache: Mutex::new(HashMap::new()),
+            words: load_words(&words_path()),
         })
     }
 
@@ -170,6 +203,10 @@ fn best_two(scored: impl Iterator<Item = (Term, f32)>) -> Option<Guess> {
 }
 
 impl Semantic for SemanticTerms {
+    fn dictionary(&self) -> &Dictionary {
+        &self.words
+    }
+
     fn nearest(&self, word: &str, vocabulary: &Vocabulary) -> Option<(Term, f32)> {
         self.guesses(word, vocabulary)
             .into_iter()

@@ -6,8 +6,11 @@
 //! The parser is a pure function of the query, the moment, the time zone
 //! and the installation's vocabulary (camera and zone names), so every case
 //! is a table row in a test. Words found in no table may be mapped by a
-//! [`Semantic`] fallback (a sentence-embedding model), with its confidence.
+//! [`Semantic`] fallback (a sentence-embedding model), with its confidence,
+//! but only English words and near misses of table words: a string that is
+//! neither stays unknown, never becomes a guessed chip.
 
+mod dictionary;
 mod parse;
 mod query;
 mod time;
@@ -15,10 +18,11 @@ mod words;
 
 use serde::{Deserialize, Serialize};
 
-pub use parse::parse;
+pub use dictionary::{screen, stems, Dictionary, Screened};
+pub use parse::{parse, TYPO_CONFIDENCE};
 pub use query::{SearchPage, SearchResult, MAX_LIMIT};
 pub use time::local_zone;
-pub use words::known_terms;
+pub use words::{known_terms, typo_of};
 
 /// What a query asks for. Empty lists and `None` mean "any".
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -92,7 +96,10 @@ pub enum Term {
 }
 
 /// Maps a word found in no table to the nearest known term, with the
-/// similarity, or `None` when nothing is close enough.
+/// similarity, or `None` when nothing is close enough. The parser asks only
+/// about words of its [`Dictionary`] (see [`screen`]).
 pub trait Semantic: Send + Sync {
+    /// The English words it may be asked about; empty: none.
+    fn dictionary(&self) -> &Dictionary;
     fn nearest(&self, word: &str, vocabulary: &Vocabulary) -> Option<(Term, f32)>;
 }

@@ -1,11 +1,14 @@
 //! The parser: words in, a filter and chips out. Left to right, at each
 //! word the longest phrase any matcher knows wins: time, camera, zone,
 //! dwell, count, direction, alerts, colour, class, then stopwords; a word
-//! nothing knows goes to the semantic fallback, then to `unknown_words`.
+//! nothing knows is, if one slip from a class or colour word, that word;
+//! if an English word, it goes to the semantic fallback; else, and when the
+//! fallback finds nothing near, to `unknown_words`.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
 
+use super::dictionary::{screen, Screened};
 use super::time::{Clock, TimeSpec};
 use super::words::{self, ALERT_WORDS};
 use super::{Chip, Parsed, Semantic, Term, TimeOfDay, Vocabulary};
@@ -15,6 +18,8 @@ const MAX_QUERY_CHARS: usize = 2000;
 const MAX_WORDS: usize = 200;
 /// Loitering without a number.
 const LOITER_S: f64 = 60.0;
+/// The confidence shown on a chip from a near miss of a table word ("persn").
+pub const TYPO_CONFIDENCE: f32 = 0.9;
 /// "A group of" people, "a crowd".
 const GROUP: u32 = 3;
 const CROWD: u32 = 5;
@@ -188,12 +193,20 @@ impl Parser<'_> {
         if words::is_stopword(&w) || words::is_clothing(&w) {
             return 1;
         }
-        if let Some((term, similarity)) = semantic
-            .filter(|_| w.chars().any(char::is_alphabetic))
-            .and_then(|s| s.nearest(&w, self.vocabulary))
-        {
-            self.apply_term(term, i, similarity);
-            return 1;
+        if let Some(semantic) = semantic.filter(|_| w.chars().any(char::is_alphabetic)) {
+            match screen(&w, semantic.dictionary()) {
+                Screened::Typo(term) => {
+                    self.apply_term(term, i, TYPO_CONFIDENCE);
+                    return 1;
+                }
+                Screened::Word => {
+                    if let Some((term, similarity)) = semantic.nearest(&w, self.vocabulary) {
+                        self.apply_term(term, i, similarity);
+                        return 1;
+                    }
+                }
+                Screened::NotAWord => {}
+            }
         }
         self.out.unknown_words.push(w);
         1

@@ -455,6 +455,53 @@ pub fn number(word: &str) -> Option<u32> {
     }
 }
 
+/// The term of the one class or colour word of five letters or more that
+/// `word` (or its singular) is one typing slip from: a letter added, lost,
+/// changed, or two swapped. `None` when none is, or when two terms are.
+pub fn typo_of(word: &str) -> Option<super::Term> {
+    let mut found: Option<super::Term> = None;
+    let forms = [Some(word), word.strip_suffix('s')];
+    for (key, term) in known_terms() {
+        if key.chars().count() < 5 || key.contains(' ') {
+            continue;
+        }
+        let near = forms
+            .iter()
+            .flatten()
+            .any(|w| w.chars().count() >= 4 && one_slip(w, key));
+        if near {
+            match &found {
+                Some(t) if *t != term => return None,
+                _ => found = Some(term),
+            }
+        }
+    }
+    found
+}
+
+/// At most one insertion, deletion, substitution or swap of neighbours.
+fn one_slip(a: &str, b: &str) -> bool {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    if a.len().abs_diff(b.len()) > 1 {
+        return false;
+    }
+    let prefix = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    let (ra, rb) = (&a[prefix..], &b[prefix..]);
+    let suffix = ra
+        .iter()
+        .rev()
+        .zip(rb.iter().rev())
+        .take_while(|(x, y)| x == y)
+        .count();
+    let (ma, mb) = (&ra[..ra.len() - suffix], &rb[..rb.len() - suffix]);
+    match (ma.len(), mb.len()) {
+        (0, 0) | (1, 0) | (0, 1) | (1, 1) => true,
+        (2, 2) => ma[0] == mb[1] && ma[1] == mb[0],
+        _ => false,
+    }
+}
+
 /// Every known class and colour term, for the semantic fallback to map to.
 pub fn known_terms() -> impl Iterator<Item = (&'static str, super::Term)> {
     let classes = CLASSES
@@ -465,4 +512,29 @@ pub fn known_terms() -> impl Iterator<Item = (&'static str, super::Term)> {
         .iter()
         .map(|(k, v)| (*k, super::Term::Color((*v).to_owned())));
     classes.chain(colors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_slip_is_one_edit_or_one_swap() {
+        for (a, b) in [
+            ("persn", "person"),
+            ("persoon", "person"),
+            ("pwrson", "person"),
+            ("preson", "person"),
+            ("person", "person"),
+        ] {
+            assert!(one_slip(a, b), "{a} {b}");
+        }
+        for (a, b) in [
+            ("prsn", "person"),
+            ("nosrep", "person"),
+            ("perosnn", "person"),
+        ] {
+            assert!(!one_slip(a, b), "{a} {b}");
+        }
+    }
 }
