@@ -502,11 +502,17 @@ fn one_slip(a: &str, b: &str) -> bool {
     }
 }
 
-/// Every known class and colour term, for the semantic fallback to map to.
+/// Table words that stand for a class without being an example of one:
+/// the semantic fallback does not compare with them ("answer" is nearer
+/// "somebody" than any teenager is).
+const NOT_EXAMPLES: &[&str] = &["someone", "somebody", "anyone", "anybody"];
+
+/// Every known class and colour term, for the semantic fallback to map to:
+/// the words of one class only, and no pronouns.
 pub fn known_terms() -> impl Iterator<Item = (&'static str, super::Term)> {
     let classes = CLASSES
         .iter()
-        .filter(|(_, v)| v.len() == 1)
+        .filter(|(k, v)| v.len() == 1 && !NOT_EXAMPLES.contains(k))
         .map(|(k, v)| (*k, super::Term::Class(v[0].to_owned())));
     let colors = COLORS
         .iter()
