@@ -306,3 +306,169 @@ async fn sentences_find_the_right_tracks() {
     assert!(confidence > 0.6 && confidence < 1.0, "{parsed}");
     server.running.stop().await;
 }
+
+fn list(name: &str) -> Vec<String> {
+    let path = format!("{}/../../tests/search/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{path}: {e}"))
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+async fn parse(server: &TestServer, q: &str) -> Value {
+    server
+        .get_json(&format!("/api/v1/search/parse?q={}", urlencode(q)))
+        .await
+}
+
+fn chips(parsed: &Value) -> Vec<(String, String)> {
+    parsed["chips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap().to_owned(),
+                c["label"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// On the real word list, table and model: what is not a word, or names
+/// nothing, gives no chip; every class the detector reports is found by
+/// its name and plural; the synonyms found before are still found.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_words_that_name_something_become_chips() {
+    let server = TestServer::start(false).await;
+    let semantic = server
+        .running
+        .state
+        .semantic
+        .clone()
+        .expect("the semantic fallback (npm run setup fetches the model)");
+    assert!(
+        semantic.has_table(),
+        "no word table: run scripts/setup.sh (or cargo run -p peregrine-server --example semantic_table)"
+    );
+
+    let mut failures = Vec::new();
+    let non_words = list("non-words.txt");
+    let ordinary = list("ordinary-words.txt");
+    for word in non_words.iter().chain(&ordinary) {
+        let parsed = parse(&server, word).await;
+        if !chips(&parsed).is_empty() || parsed["unknown_words"] != json!([word]) {
+            failures.push(format!("{word}: {parsed}"));
+        }
+    }
+    for q in [
+        "blorptastic frobnicator",
+        "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "drop playing yesterdays",
+    ] {
+        let parsed = parse(&server, q).await;
+        if !chips(&parsed).is_empty() {
+            failures.push(format!("{q}: {parsed}"));
+        }
+    }
+    // "table" names a class; "drop" is no truck.
+    let parsed = parse(&server, "'; DROP TABLE detections; --").await;
+    assert_eq!(
+        chips(&parsed),
+        [("class".to_owned(), "dining table".to_owned())],
+        "{parsed}"
+    );
+    assert_eq!(parsed["unknown_words"], json!(["drop"]));
+
+    // The detector's own labels, each with its plural from the list.
+    let plurals: std::collections::HashMap<String, String> = list("class-plurals.tsv")
+        .iter()
+        .filter_map(|row| row.split_once('\t'))
+        .map(|(l, p)| (l.to_owned(), p.to_owned()))
+        .collect();
+    let mut classes = 0;
+    for label in peregrine_engine::detect::COCO_CLASSES {
+        let Some(plural) = plurals.get(label) else {
+            failures.push(format!("{label}: not in tests/search/class-plurals.tsv"));
+            continue;
+        };
+        // Alone, "orange" is the colour.
+        let name = if label == "orange" {
+            "an orange".to_owned()
+        } else {
+            label.to_owned()
+        };
+        for q in [name.as_str(), plural] {
+            let parsed = parse(&server, q).await;
+            let want = [("class".to_owned(), label.to_owned())];
+            if chips(&parsed) != want || parsed["unknown_words"] != json!([]) {
+                failures.push(format!("{q}: {parsed}"));
+            }
+        }
+        classes += 1;
+    }
+    assert_eq!(classes, 80);
+
+    for (word, kind, label) in [
+        ("scooter", "class", "motorcycle"),
+        ("juvenile", "class", "person"),
+        ("toddler", "class", "person"),
+        ("teenager", "class", "person"),
+        ("limousine", "class", "car"),
+        ("minivan", "class", "car"),
+        ("bicyclist", "class", "bicycle"),
+        ("scarlet", "color", "red"),
+        ("indigo", "color", "purple"),
+        ("scooters", "class", "motorcycle"),
+    ] {
+        let parsed = parse(&server, word).await;
+        if chips(&parsed) != [(kind.to_owned(), label.to_owned())] {
+            failures.push(format!("{word}: {parsed}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+
+    // Random letter strings (a fixed sequence): a guessed chip only ever
+    // comes from a word of the list, or from a slip of a table word.
+    let vocabulary = peregrine_store::search::Vocabulary::default();
+    let dictionary = peregrine_store::search::Semantic::dictionary(semantic.as_ref());
+    let mut seed: u64 = 0x5eed;
+    let mut next = move || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as usize
+    };
+    let mut guessed = 0;
+    for _ in 0..5000 {
+        let len = 3 + next() % 10;
+        let word: String = (0..len)
+            .map(|_| char::from(b'a' + (next() % 26) as u8))
+            .collect();
+        let parsed = peregrine_store::search::parse(
+            &word,
+            chrono::Utc::now(),
+            peregrine_store::search::local_zone(),
+            &vocabulary,
+            Some(semantic.as_ref() as &dyn peregrine_store::search::Semantic),
+        );
+        for chip in parsed.chips.iter().filter(|c| c.confidence < 1.0) {
+            guessed += 1;
+            assert_ne!(
+                peregrine_store::search::screen(&word, dictionary),
+                peregrine_store::search::Screened::NotAWord,
+                "{word} became {chip:?}"
+            );
+        }
+    }
+    eprintln!("{guessed} of 5000 random strings were words or slips that gave a chip");
+    server.running.stop().await;
+}
