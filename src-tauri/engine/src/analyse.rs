@@ -6,8 +6,10 @@
 //! drawn on it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use tokio::sync::{broadcast, mpsc};
 use tracing::{info, warn};
@@ -106,30 +108,39 @@ enum Job {
 }
 
 /// Shared between the engine (which changes zones and rules) and the
-/// detector thread (which hands frames over). The thread ends when every
-/// clone is gone.
+/// detector thread (which hands frames over). The thread ends, after the
+/// jobs already queued, when every clone is gone.
 #[derive(Clone)]
 pub struct Analysis {
     cameras: Arc<Mutex<HashMap<CameraId, CameraAnalysis>>>,
     jobs: SyncSender<Job>,
+    emitted: Arc<AtomicU64>,
 }
 
 impl Analysis {
-    /// Starts the analysis thread.
+    /// Starts the analysis thread; join it to know that everything it
+    /// analysed has been handed to `persist`.
     pub fn spawn(
         events: broadcast::Sender<EngineEvent>,
         persist: mpsc::Sender<Record>,
-    ) -> std::io::Result<Self> {
+    ) -> std::io::Result<(Self, JoinHandle<()>)> {
         let (jobs, rx) = sync_channel(QUEUE);
         let analysis = Self {
             cameras: Arc::default(),
             jobs,
+            emitted: Arc::default(),
         };
         let cameras = analysis.cameras.clone();
-        std::thread::Builder::new()
+        let emitted = analysis.emitted.clone();
+        let thread = std::thread::Builder::new()
             .name("analyse".to_owned())
-            .spawn(move || run(&cameras, rx, &events, &persist))?;
-        Ok(analysis)
+            .spawn(move || run(&cameras, rx, &events, &persist, &emitted))?;
+        Ok((analysis, thread))
+    }
+
+    /// Counts the detections (one database row each) shown and sent to the store.
+    pub(crate) fn emitted_counter(&self) -> Arc<AtomicU64> {
+        self.emitted.clone()
     }
 
     /// Hands a detected frame over; drops it (with a warning) when the stage is behind.
@@ -179,6 +190,7 @@ fn run(
     rx: Receiver<Job>,
     events: &broadcast::Sender<EngineEvent>,
     persist: &mpsc::Sender<Record>,
+    emitted: &AtomicU64,
 ) {
     while let Ok(job) = rx.recv() {
         let Ok(mut cameras) = cameras.lock() else {
@@ -198,9 +210,13 @@ fn run(
                 if found.detections.is_empty() {
                     continue;
                 }
+                emitted.fetch_add(found.detections.len() as u64, Ordering::Relaxed);
             }
-            if let Err(e) = persist.try_send(record) {
-                warn!(error = %e, "analysis not stored: the database writer is behind");
+            // What the console was shown must be stored: when the writer is
+            // behind, wait for it. Detected frames then wait in this stage's
+            // queue (and the newest drop there, unshown), never a shown row.
+            if persist.blocking_send(record).is_err() {
+                warn!("analysis not stored: the database writer has stopped");
             }
         }
     }

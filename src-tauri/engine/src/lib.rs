@@ -41,5 +41,5 @@ pub use detect::{
     BoundingBox, Detection, DetectionFilter, DetectorConfig, DetectorStats, FrameDetections,
 };
 pub use error::{EngineError, ErrorKind};
-pub use pipeline::{Engine, EngineEvent};
+pub use pipeline::{Engine, EngineEvent, EngineStop};
 pub use redact::redact_url;

@@ -3,13 +3,15 @@
 //! thing the server holds.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle as ThreadHandle;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use tokio::sync::{broadcast, mpsc, Notify};
 use tokio::task::JoinHandle;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::analyse::{Analysis, Record};
 use crate::camera::{CameraId, CameraSpec, CameraState, CameraStatus, StreamHealth};
@@ -24,6 +26,8 @@ const UNIT_BUFFER: usize = 64;
 const EVENT_BUFFER: usize = 1024;
 /// Window over which fps and bitrate are measured.
 const STATS_WINDOW: Duration = Duration::from_secs(2);
+/// How long a stop waits for each stage's thread before leaving it behind.
+const STAGE_STOP: Duration = Duration::from_secs(10);
 
 /// What the engine tells the outside world.
 #[derive(Clone, Debug)]
@@ -37,11 +41,28 @@ pub struct Engine {
     detector: Option<DetectorQueue>,
     /// Taken at shutdown, so the analysis thread (and the writer after it) can end.
     analysis: Mutex<Option<Analysis>>,
+    /// The detector's and the analysis' threads, joined at shutdown.
+    stage_threads: Mutex<Option<StageThreads>>,
     detector_error: Option<String>,
     cameras: Mutex<HashMap<CameraId, CameraRuntime>>,
-    /// Where recorders tell the index about their segments.
-    index: mpsc::Sender<Record>,
+    /// Where recorders tell the index about their segments. Taken at
+    /// shutdown, so the writer can end once it has written everything.
+    index: Mutex<Option<mpsc::Sender<Record>>>,
     space_needed: Arc<Notify>,
+}
+
+struct StageThreads {
+    detector: ThreadHandle<()>,
+    analysis: ThreadHandle<()>,
+}
+
+/// What an orderly stop ([`Engine::shutdown`]) did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EngineStop {
+    /// Detections (one database row each) shown and handed to the store since start.
+    pub detections_emitted: u64,
+    /// Recording segments the stop closed (one per camera that was recording).
+    pub segments_closed: usize,
 }
 
 struct CameraRuntime {
@@ -51,6 +72,8 @@ struct CameraRuntime {
     ingest: JoinHandle<()>,
     sub_ingest: Option<JoinHandle<()>>,
     recording: SharedHealth,
+    /// Returns whether it closed a segment when the camera stopped.
+    recorder: Option<ThreadHandle<bool>>,
 }
 
 impl Engine {
@@ -60,13 +83,15 @@ impl Engine {
     /// keeping up. Must be called inside a tokio runtime.
     pub fn start(detector: Option<DetectorConfig>, persist: mpsc::Sender<Record>) -> Self {
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        let (queue, analysis, detector_error) = match detector {
-            None => (None, None, Some("no detector configured".to_owned())),
+        let (queue, analysis, threads, detector_error) = match detector {
+            None => (None, None, None, Some("no detector configured".to_owned())),
             Some(config) => match start_detection(&config, &events, persist.clone()) {
-                Ok((queue, analysis)) => (Some(queue), Some(analysis), None),
+                Ok((queue, analysis, threads)) => {
+                    (Some(queue), Some(analysis), Some(threads), None)
+                }
                 Err(e) => {
                     error!(error = %e, "detector unavailable; cameras will run without detection");
-                    (None, None, Some(e))
+                    (None, None, None, Some(e))
                 }
             },
         };
@@ -74,9 +99,10 @@ impl Engine {
             events,
             detector: queue,
             analysis: Mutex::new(analysis),
+            stage_threads: Mutex::new(threads),
             detector_error,
             cameras: Mutex::new(HashMap::new()),
-            index: persist,
+            index: Mutex::new(Some(persist)),
             space_needed: Arc::new(Notify::new()),
         }
     }
@@ -126,6 +152,14 @@ impl Engine {
     /// camera has a sub stream, a second one that feeds detection.
     pub fn add_camera(&self, spec: CameraSpec) {
         self.remove_camera(spec.id);
+        let stopping = self.index.lock().map(|i| i.is_none()).unwrap_or(true);
+        if stopping {
+            warn!(
+                camera = spec.id,
+                "the engine is stopping; the camera was not started"
+            );
+            return;
+        }
         let id = spec.id;
         let status = StatusHandle::new(id, self.events.clone());
         let latest: LatestFrame = Arc::new(Mutex::new(None));
@@ -163,7 +197,7 @@ impl Engine {
         if let Err(e) = decode::spawn(spec.detect_fps, detect_units, outputs) {
             error!(camera = id, error = %e, "cannot start the decode thread");
         }
-        let recording = self.start_recorder(&spec, &main);
+        let (recording, recorder) = self.start_recorder(&spec, &main);
         info!(camera = id, name = %spec.name, sub_stream = spec.sub_url.is_some(), "camera starting");
         let ingest = tokio::spawn(ingest::run(spec, main.clone(), status.clone()));
         if let Ok(mut cameras) = self.cameras.lock() {
@@ -176,30 +210,41 @@ impl Engine {
                     ingest,
                     sub_ingest,
                     recording,
+                    recorder,
                 },
             );
         }
     }
 
     /// The camera's recorder thread, fed by its main stream.
-    fn start_recorder(&self, spec: &CameraSpec, main: &Publisher) -> SharedHealth {
+    fn start_recorder(
+        &self,
+        spec: &CameraSpec,
+        main: &Publisher,
+    ) -> (SharedHealth, Option<ThreadHandle<bool>>) {
         let config = spec.recording.clone();
         let mode = config.as_ref().map_or(RecordMode::Off, |c| c.mode);
         let health = RecordingHealth::new(mode);
         let Some(config) = config.filter(|c| c.mode != RecordMode::Off) else {
-            return health;
+            return (health, None);
+        };
+        let Some(index) = self.index.lock().ok().and_then(|i| i.clone()) else {
+            return (health, None);
         };
         let outputs = RecorderOutputs {
             camera: spec.id,
-            index: self.index.clone(),
+            index,
             health: health.clone(),
             space_needed: self.space_needed.clone(),
         };
         let events = self.events.subscribe();
-        if let Err(e) = record::spawn(config, main.subscribe_from_keyframe(), events, outputs) {
-            error!(camera = spec.id, error = %e, "cannot start the recorder thread");
+        match record::spawn(config, main.subscribe_from_keyframe(), events, outputs) {
+            Ok(thread) => (health, Some(thread)),
+            Err(e) => {
+                error!(camera = spec.id, error = %e, "cannot start the recorder thread");
+                (health, None)
+            }
         }
-        health
     }
 
     /// Stops a camera; its decode thread ends when ingest drops its sender.
@@ -237,22 +282,88 @@ impl Engine {
         latest.clone()
     }
 
-    pub fn shutdown(&self) {
-        if let Ok(mut cameras) = self.cameras.lock() {
-            for (_, runtime) in cameras.drain() {
-                runtime.ingest.abort();
-                if let Some(sub) = runtime.sub_ingest {
-                    sub.abort();
+    /// Stops in order, losing nothing the engine accepted: the cameras stop
+    /// producing; the detector finishes the frame in hand (frames still
+    /// queued for it are dropped unseen); analysis finishes what it holds
+    /// and ends every camera's tracks; each recorder writes, fsyncs and
+    /// closes its segment. Then the engine lets go of the store's channel,
+    /// so the writer ends once it has written everything sent to it.
+    ///
+    /// Blocks until done (call it from a blocking thread, not the async
+    /// runtime, which must keep running). Later calls do nothing.
+    pub fn shutdown(&self) -> EngineStop {
+        let cameras = self.stop_producing();
+        let deadline = Instant::now() + STAGE_STOP;
+        let threads = self.stage_threads.lock().ok().and_then(|mut t| t.take());
+        if let Some(threads) = &threads {
+            join_by("detector", &threads.detector, deadline);
+        }
+        let analysis = self.analysis.lock().ok().and_then(|mut a| a.take());
+        let emitted = analysis.as_ref().map(|a| a.emitted_counter());
+        if let Some(analysis) = analysis {
+            for id in cameras.keys() {
+                analysis.camera_stopped(*id);
+            }
+        }
+        if let Some(threads) = &threads {
+            join_by("analysis", &threads.analysis, deadline);
+        }
+        let mut segments_closed = 0;
+        for (id, runtime) in cameras {
+            // The recorder's feed closes with the camera's last publisher.
+            let CameraRuntime {
+                units, recorder, ..
+            } = runtime;
+            drop(units);
+            if let Some(recorder) = recorder {
+                if join_by(&format!("recorder of camera {id}"), &recorder, deadline)
+                    && recorder.join().unwrap_or(false)
+                {
+                    segments_closed += 1;
                 }
+            }
+        }
+        if let Ok(mut index) = self.index.lock() {
+            index.take();
+        }
+        EngineStop {
+            detections_emitted: emitted.map_or(0, |e| e.load(Ordering::Relaxed)),
+            segments_closed,
+        }
+    }
+
+    /// Stops every camera's ingest and closes the detector's queue, without
+    /// waiting for anything; the stopped cameras are returned.
+    fn stop_producing(&self) -> HashMap<CameraId, CameraRuntime> {
+        let cameras = self
+            .cameras
+            .lock()
+            .map(|mut c| std::mem::take(&mut *c))
+            .unwrap_or_default();
+        for runtime in cameras.values() {
+            runtime.ingest.abort();
+            if let Some(sub) = &runtime.sub_ingest {
+                sub.abort();
             }
         }
         if let Some(queue) = &self.detector {
             queue.close();
         }
-        if let Ok(mut analysis) = self.analysis.lock() {
-            analysis.take();
-        }
+        cameras
     }
+}
+
+/// Waits for a stage's thread until `deadline`; `false` (with a warning)
+/// when it is still running then.
+fn join_by<T>(what: &str, thread: &ThreadHandle<T>, deadline: Instant) -> bool {
+    while !thread.is_finished() {
+        if Instant::now() >= deadline {
+            warn!("the {what} did not stop in time; what it held may be lost");
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    true
 }
 
 /// The motion gate is on unless `PEREGRINE_MOTION_GATE=off` (benchmarks
@@ -266,21 +377,27 @@ fn start_detection(
     config: &DetectorConfig,
     events: &broadcast::Sender<EngineEvent>,
     persist: mpsc::Sender<Record>,
-) -> Result<(DetectorQueue, Analysis), String> {
+) -> Result<(DetectorQueue, Analysis, StageThreads), String> {
     let queue = DetectorQueue::new(config.queue_capacity);
-    let analysis = Analysis::spawn(events.clone(), persist)
+    let (analysis, analysis_thread) = Analysis::spawn(events.clone(), persist)
         .map_err(|e| format!("cannot start the analysis thread: {e}"))?;
     let input = analysis.clone();
-    detect::spawn(config, queue.clone(), move |found, job| {
+    let detector = detect::spawn(config, queue.clone(), move |found, job| {
         input.submit(found, job)
     })
     .map_err(|e| e.to_string())?;
-    Ok((queue, analysis))
+    let threads = StageThreads {
+        detector,
+        analysis: analysis_thread,
+    };
+    Ok((queue, analysis, threads))
 }
 
 impl Drop for Engine {
+    /// Without an orderly [`Engine::shutdown`], at least stop the cameras
+    /// and the detector (without waiting: this may run on the async runtime).
     fn drop(&mut self) {
-        self.shutdown();
+        drop(self.stop_producing());
     }
 }
 

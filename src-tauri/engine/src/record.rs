@@ -150,20 +150,27 @@ pub struct RecorderOutputs {
     pub space_needed: Arc<Notify>,
 }
 
-/// Starts a camera's recorder thread; it ends when the camera's broadcast closes.
+/// Starts a camera's recorder thread; it ends when the camera's broadcast
+/// closes, after closing its segment (written, fsynced, and the index told).
+/// The thread returns whether that closed a segment holding video.
 pub fn spawn(
     config: RecordingConfig,
     (cached, units): FromKeyframe,
     events: broadcast::Receiver<EngineEvent>,
     outputs: RecorderOutputs,
-) -> io::Result<std::thread::JoinHandle<()>> {
+) -> io::Result<std::thread::JoinHandle<bool>> {
     let runtime = tokio::runtime::Handle::current();
     std::thread::Builder::new()
         .name(format!("record-{}", outputs.camera))
         .spawn(move || {
             let mut recorder = Recorder::new(config, outputs, events);
             run(&runtime, &mut recorder, cached, units);
+            let holds_video = recorder
+                .segment
+                .as_ref()
+                .is_some_and(|s| s.sequence > 0 || !s.pending.is_empty());
             recorder.close_segment(None);
+            holds_video
         })
 }
 
