@@ -6,6 +6,10 @@
 //! Boot ([`start`]) reads as a list: data dir → store → key → engine and
 //! its writer → recording recovery → cameras → listener → router. Everything runs on the caller's
 //! tokio runtime; decode and inference live on the engine's own threads.
+//! [`Running::stop`] goes the other way and loses nothing accepted: the API
+//! stops, the engine stops producing and finishes what it holds, the
+//! recorders close their segments, the writer drains its queue, the
+//! database closes.
 
 pub mod api;
 pub mod assets;
@@ -25,21 +29,23 @@ pub mod writer;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use peregrine_engine::{DetectorConfig, Engine};
 use peregrine_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
-use tracing::info;
+use tracing::{error, info, warn};
 
 pub use api::AppState;
 
 /// Alerts queued for slow event subscribers before they miss some.
 const ALERT_BUFFER: usize = 256;
-/// How long shutdown waits for queued detections to reach the database.
-const WRITER_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a stop lets requests in flight finish.
+const HTTP_DRAIN: Duration = Duration::from_secs(1);
+/// A last resort: the writer normally drains its queue in well under a second.
+const WRITER_DRAIN: Duration = Duration::from_secs(30);
 
 /// How to start the server.
 #[derive(Clone, Debug)]
@@ -81,7 +87,7 @@ pub struct Running {
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     served: tokio::task::JoinHandle<()>,
-    writer: tokio::task::JoinHandle<()>,
+    writer: tokio::task::JoinHandle<writer::Written>,
     health_alarms: tokio::task::JoinHandle<()>,
     webhooks: tokio::task::JoinHandle<()>,
     mqtt: tokio::task::JoinHandle<()>,
@@ -94,29 +100,73 @@ impl Running {
         format!("http://{}/?t={}", self.addr, self.token)
     }
 
-    pub async fn stop(mut self) {
+    /// Stops in order, losing nothing accepted, and logs one line with
+    /// what was emitted and stored.
+    pub async fn stop(mut self) -> StopReport {
+        let started = Instant::now();
+        info!("stopping");
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        let _ = (&mut self.served).await;
+        if tokio::time::timeout(HTTP_DRAIN, &mut self.served)
+            .await
+            .is_err()
+        {
+            self.served.abort();
+            warn!("requests still running were cut off by the stop");
+        }
         self.health_alarms.abort();
         self.webhooks.abort();
         self.mqtt.abort();
         self.retention.abort();
-        // Stopping the detector drops the writer's last sender; let it drain
-        // what is queued before the database closes.
-        self.state.engine.shutdown();
-        if tokio::time::timeout(WRITER_DRAIN, &mut self.writer)
+        // The engine joins its threads, so it stops off the async runtime
+        // (which its recorders still use). Once it has let go of the
+        // writer's channel, the writer drains the queue and ends.
+        let engine = self.state.engine.clone();
+        let engine_stop = tokio::task::spawn_blocking(move || engine.shutdown())
             .await
-            .is_err()
-        {
-            tracing::warn!(
-                "the database writer did not finish in time; the last detections may be lost"
-            );
-        }
+            .unwrap_or_default();
+        let written = match tokio::time::timeout(WRITER_DRAIN, &mut self.writer).await {
+            Ok(Ok(written)) => written,
+            Ok(Err(e)) => {
+                error!(error = %e, "the database writer failed");
+                writer::Written::default()
+            }
+            Err(_) => {
+                warn!(
+                    "the database writer did not finish in time; the last detections may be lost"
+                );
+                writer::Written::default()
+            }
+        };
         self.state.store.close().await;
-        info!("stopped");
+        let report = StopReport {
+            took: started.elapsed(),
+            detections_emitted: engine_stop.detections_emitted,
+            detections_stored: written.detections,
+            segments_closed: engine_stop.segments_closed,
+        };
+        info!(
+            "stopped in {:.1} s: {} detections emitted, {} stored, {} segments closed",
+            report.took.as_secs_f64(),
+            report.detections_emitted,
+            report.detections_stored,
+            report.segments_closed
+        );
+        report
     }
+}
+
+/// What [`Running::stop`] did.
+#[derive(Clone, Copy, Debug)]
+pub struct StopReport {
+    pub took: Duration,
+    /// Detections the engine showed and handed to the store since start.
+    pub detections_emitted: u64,
+    /// Detections the store wrote since start.
+    pub detections_stored: u64,
+    /// Recording segments closed by the stop.
+    pub segments_closed: usize,
 }
 
 /// Starts the engine, the cameras in the database, and the API on 127.0.0.1.

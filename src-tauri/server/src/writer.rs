@@ -1,6 +1,8 @@
 //! The one task that writes what the engine found: detections in batches
 //! (one short transaction per batch), ended tracks, the recording index, and alerts, which are
 //! announced to the UI once stored (they need their id to be acknowledged).
+//! It ends when every sender is gone and the queue is empty, so a stop that
+//! awaits it loses nothing that was queued.
 
 use std::sync::Arc;
 
@@ -16,11 +18,21 @@ use crate::api::alerts::AlertNotice;
 pub const QUEUE: usize = 1024;
 const MAX_BATCH: usize = 512;
 
+/// What the writer wrote, told when it ends.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Written {
+    /// Detection rows stored.
+    pub detections: u64,
+    /// Detection rows a database error kept out.
+    pub detections_failed: u64,
+}
+
 pub async fn run(
     store: Store,
     mut records: mpsc::Receiver<Record>,
     alerts: broadcast::Sender<AlertNotice>,
-) {
+) -> Written {
+    let mut written = Written::default();
     let mut batch = Vec::new();
     let mut others = Vec::new();
     while let Some(first) = records.recv().await {
@@ -32,8 +44,12 @@ pub async fn run(
                 Err(_) => break,
             }
         }
-        if let Err(e) = store.insert_detections(&batch).await {
-            error!(error = %e, rows = batch.len(), "cannot store detections");
+        match store.insert_detections(&batch).await {
+            Ok(()) => written.detections += batch.len() as u64,
+            Err(e) => {
+                written.detections_failed += batch.len() as u64;
+                error!(error = %e, rows = batch.len(), "cannot store detections");
+            }
         }
         for record in others.drain(..) {
             match record {
@@ -75,6 +91,7 @@ pub async fn run(
             }
         }
     }
+    written
 }
 
 fn sort(record: Record, batch: &mut Vec<NewDetection>, others: &mut Vec<Record>) {
