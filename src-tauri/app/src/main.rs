@@ -2,9 +2,18 @@
 //! tokio runtime shared with Tauri; the window loads the UI from that same
 //! loopback server, exactly as a browser does, so there is one origin and
 //! one API. Native calls are allowed for that origin only (capabilities/).
+//!
+//! Closing the window and SIGTERM/SIGINT (a logout, a system shutdown,
+//! Ctrl-C) end the same way: the server's orderly stop runs on the tokio
+//! runtime, never on the event loop, and the app exits when it is done.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use launch::Launch;
-use tauri::{WebviewUrl, WebviewWindowBuilder};
+use peregrine_server::demo::CamSim;
+use peregrine_server::Running;
+use tauri::{AppHandle, RunEvent, WebviewUrl, WebviewWindowBuilder};
 use tracing::{error, info};
 
 mod alarms;
@@ -52,8 +61,65 @@ fn run() -> anyhow::Result<()> {
             Ok(())
         })
         .build(tauri::generate_context!())?;
-    app.run(|_, _| {});
-    runtime.block_on(running.stop());
-    drop(camsim);
-    Ok(())
+    let stop = OrderlyStop::new(running, camsim);
+    let (on_signal, handle) = (stop.clone(), app.handle().clone());
+    runtime.spawn(async move {
+        peregrine_server::cli::stop_requested().await;
+        on_signal.run_then_exit(&handle).await;
+    });
+    let on_exit = stop.clone();
+    let code = app.run_return(move |handle, event| {
+        // The last window closed (or something asked to exit): stop in
+        // order first, then exit for real.
+        if let RunEvent::ExitRequested { api, .. } = event {
+            if !on_exit.is_done() {
+                api.prevent_exit();
+                let (stop, handle) = (on_exit.clone(), handle.clone());
+                tauri::async_runtime::spawn(async move { stop.run_then_exit(&handle).await });
+            }
+        }
+    });
+    // Already done unless the event loop ended some other way.
+    runtime.block_on(stop.run());
+    std::process::exit(code);
+}
+
+/// What a stop stops: the server and, in the demo, the camera simulator.
+type Parts = (Running, Option<CamSim>);
+
+/// The server and the demo's camera simulator, stopped once however the
+/// stop is asked for; a second request waits for the first to finish.
+#[derive(Clone)]
+struct OrderlyStop {
+    parts: Arc<tokio::sync::Mutex<Option<Parts>>>,
+    done: Arc<AtomicBool>,
+}
+
+impl OrderlyStop {
+    fn new(running: Running, camsim: Option<CamSim>) -> Self {
+        Self {
+            parts: Arc::new(tokio::sync::Mutex::new(Some((running, camsim)))),
+            done: Arc::default(),
+        }
+    }
+
+    async fn run(&self) {
+        let mut parts = self.parts.lock().await;
+        if let Some((running, camsim)) = parts.take() {
+            running.stop().await;
+            if let Some(camsim) = camsim {
+                camsim.stop().await;
+            }
+        }
+        self.done.store(true, Ordering::SeqCst);
+    }
+
+    async fn run_then_exit(&self, app: &AppHandle) {
+        self.run().await;
+        app.exit(0);
+    }
+
+    fn is_done(&self) -> bool {
+        self.done.load(Ordering::SeqCst)
+    }
 }

@@ -61,6 +61,35 @@ pub fn init_logging() {
         .init();
 }
 
+/// Waits for SIGTERM (a logout, a system shutdown, systemd, `kill`) or
+/// SIGINT (Ctrl-C), the cue for an orderly stop. A second one while that
+/// stop runs ends the process at once.
+pub async fn stop_requested() {
+    stop_signal().await;
+    tracing::info!("stop requested");
+    tokio::spawn(async {
+        stop_signal().await;
+        tracing::warn!("asked again to stop: ending at once");
+        std::process::exit(130);
+    });
+}
+
+async fn stop_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::warn!("cannot watch for stop signals; Ctrl-C only");
+        let _ = tokio::signal::ctrl_c().await;
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
 /// Starts the server on the cameras in its database.
 pub async fn serve(args: &ServeArgs) -> anyhow::Result<Running> {
     crate::start(args.options(assets::default_data_dir())).await

@@ -27,9 +27,20 @@ pub struct DemoOptions {
     pub footage: PathBuf,
 }
 
-/// The running simulator; killed when dropped.
+/// The running simulator: stopped with [`CamSim::stop`], killed when
+/// dropped, and (on Linux) killed by the kernel when this process dies
+/// however it dies, so it is never left behind.
 pub struct CamSim {
-    _child: Child,
+    child: Child,
+}
+
+impl CamSim {
+    /// Kills the simulator and waits until it is gone.
+    pub async fn stop(mut self) {
+        if let Err(e) = self.child.kill().await {
+            warn!(error = %e, "cannot stop the camera simulator");
+        }
+    }
 }
 
 /// Starts the simulator and waits until it serves every camera.
@@ -41,7 +52,9 @@ pub async fn start_camsim(opts: &DemoOptions) -> anyhow::Result<CamSim> {
         );
     }
     let script = crate::assets::camsim_script();
-    let mut child = Command::new(SYSTEM_PYTHON)
+    let mut command = Command::new(SYSTEM_PYTHON);
+    die_with_parent(&mut command);
+    let mut child = command
         .arg(&script)
         .arg("--footage")
         .arg(&opts.footage)
@@ -88,8 +101,42 @@ pub async fn start_camsim(opts: &DemoOptions) -> anyhow::Result<CamSim> {
         }
         warn!("camera simulator exited");
     });
-    Ok(CamSim { _child: child })
+    Ok(CamSim { child })
 }
+
+/// Asks the kernel to kill the child when this process dies, even by
+/// SIGKILL or a crash (Linux's parent-death signal). The signal follows the
+/// thread that spawns the child: both binaries start the simulator from
+/// their main thread, which lives as long as the process.
+#[cfg(target_os = "linux")]
+fn die_with_parent(command: &mut Command) {
+    use std::os::raw::{c_int, c_ulong};
+    // From <sys/prctl.h> and <signal.h>; std already links the C library.
+    const PR_SET_PDEATHSIG: c_int = 1;
+    const SIGKILL: c_ulong = 9;
+    extern "C" {
+        fn prctl(option: c_int, ...) -> c_int;
+        fn getppid() -> c_int;
+    }
+    let parent = std::process::id() as c_int;
+    // SAFETY: between fork and exec the closure only makes two
+    // async-signal-safe system calls and allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            if prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent died before the request was made: do not start.
+            if getppid() != parent {
+                return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+            }
+            Ok(())
+        });
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn die_with_parent(_command: &mut Command) {}
 
 /// Registers (or re-points) "Demo cam 1..N" at the simulator and starts them.
 pub async fn register_cameras(state: &AppState, opts: &DemoOptions) -> anyhow::Result<()> {

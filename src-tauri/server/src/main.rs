@@ -35,7 +35,7 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     cli::init_logging();
     let cli = Cli::parse();
-    let (running, _camsim) = match &cli.command {
+    let (running, camsim) = match &cli.command {
         Command::Serve(args) => (cli::serve(args).await?, None),
         Command::Demo(args) => {
             let (running, camsim) = cli::demo(args).await?;
@@ -47,8 +47,11 @@ async fn main() -> anyhow::Result<()> {
         "Peregrine is running. Open {} in a browser.",
         running.login_url()
     );
-    wait_for_stop().await;
+    cli::stop_requested().await;
     running.stop().await;
+    if let Some(camsim) = camsim {
+        camsim.stop().await;
+    }
     Ok(())
 }
 
@@ -63,18 +66,4 @@ fn verify(path: &std::path::Path, key: Option<&str>) -> anyhow::Result<()> {
         std::process::exit(1);
     }
     Ok(())
-}
-
-async fn wait_for_stop() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }
