@@ -23,6 +23,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use peregrine_engine::embed::{Embedder, SessionOptions};
+use peregrine_engine::EngineError;
 use peregrine_store::search::{known_terms, Dictionary, Term};
 use sha2::{Digest, Sha256};
 
@@ -33,6 +34,8 @@ const VECTOR_FILE: &str = "words.vec";
 const FORMAT: &str = "peregrine words table 2";
 /// Words embedded per run while making the table.
 const BATCH: usize = 64;
+/// Sessions at once while making the table (each holds the model).
+const MAX_THREADS: usize = 4;
 
 #[derive(Clone, Copy, Debug)]
 struct Scored {
@@ -216,6 +219,53 @@ impl Table {
     }
 }
 
+type Scores = [(usize, f32, f32, f32, f32); 2];
+
+/// One run's words (indexes into `bases`): each one's scores and vector alone.
+fn place(
+    embedder: &Embedder,
+    centroids: &Centroids,
+    bases: &[&str],
+    chunk: &[usize],
+) -> Result<Vec<(usize, Scores, Vec<f32>)>, EngineError> {
+    let texts: Vec<[String; 3]> = chunk.iter().map(|&k| forms(bases[k])).collect();
+    let refs: Vec<&str> = texts.iter().map(|[_, _, w]| w.as_str()).collect();
+    let vectors = embedder.embed_batch(&refs)?;
+    // In a phrase only where it could pass (most words come nowhere near).
+    let mut phrases: [Vec<(usize, &str)>; 2] = [Vec::new(), Vec::new()];
+    for (i, &k) in chunk.iter().enumerate() {
+        let (class, color) = centroids.reach(bases[k], &vectors[i]);
+        if class >= PHRASE_FLOOR.0 {
+            phrases[0].push((i, texts[i][0].as_str()));
+        }
+        if color >= PHRASE_FLOOR.1 {
+            phrases[1].push((i, texts[i][1].as_str()));
+        }
+    }
+    let mut placed = vec![[None, None]; chunk.len()];
+    for (side, list) in phrases.iter().enumerate() {
+        let refs: Vec<&str> = list.iter().map(|(_, t)| *t).collect();
+        for ((i, _), v) in list.iter().zip(embedder.embed_batch(&refs)?) {
+            placed[*i][side] = Some(v);
+        }
+    }
+    let nowhere = vec![0f32; vectors.first().map_or(0, Vec::len)];
+    Ok(chunk
+        .iter()
+        .zip(vectors)
+        .zip(placed)
+        .map(|((&k, v), [class, color])| {
+            let scores = centroids.score(
+                bases[k],
+                class.as_deref().unwrap_or(&nowhere),
+                color.as_deref().unwrap_or(&nowhere),
+                &v,
+            );
+            (k, scores, v)
+        })
+        .collect())
+}
+
 /// What [`build_table`] did.
 #[derive(Debug)]
 pub struct TableBuilt {
@@ -227,7 +277,7 @@ pub struct TableBuilt {
 }
 
 /// Makes the table in `dir` (the model's) from the word list at `words`,
-/// with `threads` threads, unless an up-to-date one is there.
+/// with `threads` threads (at most four), unless an up-to-date one is there.
 pub fn build_table(
     dir: &Path,
     ort_library: &Path,
@@ -248,50 +298,47 @@ pub fn build_table(
         });
     }
     let key = key(dir, words).context("hashing the model and word list")?;
-    let options = SessionOptions {
-        intra_threads: threads.max(1),
-        ..SessionOptions::default()
-    };
-    let embedder = Embedder::load_with(dir, ort_library, options)?;
-    let centroids = Centroids::compute(|texts| embedder.embed_batch(texts))?;
+    // One session per thread (each about 160 MB while this runs): runs of
+    // a few short phrases do not spread well over one session's threads.
+    let embedders = (0..threads.clamp(1, MAX_THREADS))
+        .map(|_| Embedder::load_with(dir, ort_library, SessionOptions::default()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let centroids = Centroids::compute(|texts| embedders[0].embed_batch(texts))?;
     let bases: Vec<&str> = dictionary.base_words().collect();
     // Similar lengths together: less padding in each run.
     let mut order: Vec<usize> = (0..bases.len()).collect();
     order.sort_by_key(|&k| (bases[k].len(), k));
+    let chunks: Vec<&[usize]> = order.chunks(BATCH).collect();
+    let workers = embedders.len();
+    let placed = std::thread::scope(|s| {
+        let running: Vec<_> = embedders
+            .iter()
+            .enumerate()
+            .map(|(t, embedder)| {
+                let (chunks, bases, centroids) = (&chunks, &bases, &centroids);
+                s.spawn(move || {
+                    let mut out = Vec::new();
+                    for chunk in chunks.iter().skip(t).step_by(workers) {
+                        out.extend(place(embedder, centroids, bases, chunk)?);
+                    }
+                    Ok::<_, EngineError>(out)
+                })
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|w| {
+                w.join()
+                    .map_err(|_| anyhow::anyhow!("a worker panicked"))?
+                    .map_err(anyhow::Error::from)
+            })
+            .collect::<anyhow::Result<Vec<_>>>()
+    })?;
     let mut scores = vec![[(0usize, 0f32, 0f32, 0f32, 0f32); 2]; bases.len()];
     let mut alone: Vec<Vec<f32>> = vec![Vec::new(); bases.len()];
-    for chunk in order.chunks(BATCH) {
-        let texts: Vec<[String; 3]> = chunk.iter().map(|&k| forms(bases[k])).collect();
-        let refs: Vec<&str> = texts.iter().map(|[_, _, w]| w.as_str()).collect();
-        let vectors = embedder.embed_batch(&refs)?;
-        // In a phrase only where it could pass (most words come nowhere near).
-        let mut phrases: [Vec<(usize, &str)>; 2] = [Vec::new(), Vec::new()];
-        for (i, &k) in chunk.iter().enumerate() {
-            let (class, color) = centroids.reach(bases[k], &vectors[i]);
-            if class >= PHRASE_FLOOR.0 {
-                phrases[0].push((i, texts[i][0].as_str()));
-            }
-            if color >= PHRASE_FLOOR.1 {
-                phrases[1].push((i, texts[i][1].as_str()));
-            }
-        }
-        let mut placed = vec![[None, None]; chunk.len()];
-        for (side, list) in phrases.iter().enumerate() {
-            let refs: Vec<&str> = list.iter().map(|(_, t)| *t).collect();
-            for ((i, _), v) in list.iter().zip(embedder.embed_batch(&refs)?) {
-                placed[*i][side] = Some(v);
-            }
-        }
-        let nowhere = vec![0f32; vectors.first().map_or(0, Vec::len)];
-        for ((&k, v), [class, color]) in chunk.iter().zip(vectors).zip(placed) {
-            scores[k] = centroids.score(
-                bases[k],
-                class.as_deref().unwrap_or(&nowhere),
-                color.as_deref().unwrap_or(&nowhere),
-                &v,
-            );
-            alone[k] = v;
-        }
+    for (k, score, v) in placed.into_iter().flatten() {
+        scores[k] = score;
+        alone[k] = v;
     }
     let dim = alone.first().map_or(0, Vec::len);
     let tmp_vec = dir.join(format!("{VECTOR_FILE}.tmp"));
