@@ -60,6 +60,10 @@ phase "UI built"
 # --- Rust ------------------------------------------------------------------------
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${PEREGRINE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/peregrine}/target}"
 cargo build --quiet -p peregrine-server --bin peregrine >&2
+# The search's word table: every dictionary word's nearest class, colour and
+# embedding, made once from the model so the console never loads it (its
+# 23 MB file costs 157 MB once loaded). Seconds when nothing changed.
+cargo run --quiet -p peregrine-server --example semantic_table >&2
 if [ "$want_test" -eq 1 ] || [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   cargo build --quiet -p peregrine-app >&2
 fi
