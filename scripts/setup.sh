@@ -70,7 +70,8 @@ fi
 # The benchmark's own programs, so `npm run bench -- --quick` in the tests
 # measures rather than compiles.
 if [ "$want_test" -eq 1 ]; then
-  cargo build --quiet -p peregrine-engine -p peregrine-store --examples >&2
+  cargo build --quiet -p peregrine-engine --examples >&2
+  cargo build --quiet -p peregrine-store --examples >&2
 fi
 # WebDriver for the desktop window's end-to-end test (2.x: an unpinned
 # install picks a 3.0 alpha).

@@ -13,7 +13,7 @@ import {
   artifactsDir,
   assertBoxDrawn,
   borderBands,
-  findBoxExpr,
+  findBoxesExpr,
   freePort,
   inset,
   launchBrowser,
@@ -135,9 +135,9 @@ test("console shows the live demo cameras with person detections", { timeout: 15
     // The same check fails when the boxes are hidden (B): it can tell.
     await page.keyboard.press("b");
     await page.waitForTimeout(300);
-    const hidden = await evaluate(findBoxExpr("person"));
+    const hidden = await evaluate(findBoxesExpr("person"));
     const hiddenPixels = await evaluate(pixelShareExpr(await shot(), borderBands(drawn.rect), drawn.colour, 48));
-    assert.equal(hidden?.visible ?? false, false, "B hides the boxes");
+    assert.ok(hidden.every((b) => !b.visible), "B hides the boxes");
     assert.ok(hiddenPixels.share < 0.15, `with boxes hidden, ${(hiddenPixels.share * 100).toFixed(0)} % of the outline is still box-coloured`);
     await page.keyboard.press("b");
     await assertBoxDrawn(evaluate, shot);
