@@ -14,6 +14,7 @@
 pub mod api;
 pub mod assets;
 pub mod auth;
+pub mod camsim;
 pub mod cli;
 pub mod delivery;
 pub mod demo;
