@@ -8,6 +8,8 @@ export interface Health {
   cameras: number;
   /** Desktop window only: whether native notifications could be shown. */
   notifications?: { ok: boolean; message: string };
+  /** `service`: the recording service (records with no window open); `standalone`: records while this console runs. */
+  mode?: "service" | "standalone";
 }
 
 export interface Camera {
@@ -260,6 +262,21 @@ export type ConnectionReport = { ok: true; stream: StreamInfo } | { ok: false; c
 export interface OnvifReport {
   device: { manufacturer: string; model: string; firmware: string; serial: string };
   profiles: { token: string; name: string; encoding: string; width: number | null; height: number | null; fps: number | null; stream_uri: string }[];
+}
+
+/** A camera that answered WS-Discovery (`POST /api/v1/onvif/discover`). */
+export interface FoundCamera {
+  host: string;
+  port: number;
+  xaddr: string;
+  endpoint: string;
+  manufacturer: string | null;
+  model: string | null;
+  name: string | null;
+}
+
+export function onvifDiscover(): Promise<{ cameras: FoundCamera[]; waited_ms: number }> {
+  return sendJson<{ cameras: FoundCamera[]; waited_ms: number }>("POST", "/onvif/discover", {});
 }
 
 export function onvifProbe(input: { host: string; port?: number; username?: string; password?: string }): Promise<OnvifReport> {

@@ -16,10 +16,23 @@ const STREAM_TEXT: Record<StreamStatus, string> = {
   closed: "Reconnecting…",
 };
 
+/** Who records: the service whether or not a window is open, or this console while it runs. */
+const MODE_TEXT: Record<"service" | "standalone", { text: string; title: string }> = {
+  service: {
+    text: "By the service",
+    title: "The recording service records, detects and raises alarms with no window open. Closing this window stops nothing.",
+  },
+  standalone: {
+    text: "While open",
+    title: "This console records while it runs. Turn on the recording service to keep recording when it is closed.",
+  },
+};
+
 export class HealthView {
   private readonly versionEl = byId("health-version");
   private readonly camerasEl = byId("health-cameras");
   private readonly uptimeEl = byId("health-uptime");
+  private readonly modeEl = byId("health-mode");
   private readonly connEl = byId("conn-status");
   private readonly connTextEl = byId("conn-text");
   /** Server uptime at `syncedAt` (performance.now() ms). */
@@ -29,6 +42,10 @@ export class HealthView {
   set(health: Health): void {
     this.versionEl.textContent = `v${health.version}`;
     this.camerasEl.textContent = String(health.cameras);
+    const mode = MODE_TEXT[health.mode ?? "standalone"];
+    this.modeEl.textContent = mode.text;
+    this.modeEl.title = mode.title;
+    this.modeEl.dataset["mode"] = health.mode ?? "standalone";
     this.uptime = { seconds: health.uptime_s, syncedAt: performance.now() };
     this.renderUptime();
     if (this.ticker === undefined) this.ticker = window.setInterval(() => this.renderUptime(), 1_000);

@@ -3,6 +3,9 @@
 //! loopback server, exactly as a browser does, so there is one origin and
 //! one API. Native calls are allowed for that origin only (capabilities/).
 //!
+//! When the recording service runs on this machine, the window attaches to
+//! it instead and closing it stops nothing.
+//!
 //! Closing the window and SIGTERM/SIGINT (a logout, a system shutdown,
 //! Ctrl-C) end the same way: the server's orderly stop runs on the tokio
 //! runtime, never on the event loop, and the app exits when it is done.
@@ -10,7 +13,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use launch::Launch;
+use launch::{Launch, Mode};
 use peregrine_server::demo::CamSim;
 use peregrine_server::Running;
 use tauri::{AppHandle, RunEvent, WebviewUrl, WebviewWindowBuilder};
@@ -35,33 +38,51 @@ fn run() -> anyhow::Result<()> {
         .build()?;
     tauri::async_runtime::set(runtime.handle().clone());
 
-    let (running, camsim) = runtime.block_on(launch.start())?;
-    let url = running.login_url();
-    info!(addr = %running.addr, "console ready");
-    println!("Peregrine window open; API at http://{} (scripts: Bearer token from the data directory's api-token file)", running.addr);
-    let window_url: tauri::Url = url.parse()?;
+    let mode = runtime.block_on(launch.start())?;
+    let window_url: tauri::Url = mode.login_url().parse()?;
+    // Native alarms follow the in-process server; attached, the window's
+    // own queue (with its sound) shows them.
+    let (title, local) = match mode {
+        Mode::Standalone(running, camsim) => {
+            info!(addr = %running.addr, "console ready (standalone)");
+            println!("Peregrine window open; API at http://{} (scripts: Bearer token from the data directory's api-token file)", running.addr);
+            ("Peregrine", Some((running, camsim)))
+        }
+        Mode::Attached(service) => {
+            info!(url = %service.url, "console ready (attached to the recording service)");
+            println!(
+                "Peregrine window open on the recording service at {}",
+                service.url
+            );
+            ("Peregrine — recording service", None)
+        }
+    };
+    let alarm_feed = local.as_ref().map(|(running, _)| {
+        (
+            running.state.store.clone(),
+            running.state.alerts.subscribe(),
+        )
+    });
 
     let fullscreen = launch.fullscreen();
-    let (store, alerts) = (
-        running.state.store.clone(),
-        running.state.alerts.subscribe(),
-    );
     let app = tauri::Builder::default()
         // Remembers the window's size and position between launches.
         .plugin(tauri_plugin_window_state::Builder::default().build())
         .plugin(tauri_plugin_notification::init())
         .setup(move |app| {
             WebviewWindowBuilder::new(app, "main", WebviewUrl::External(window_url.clone()))
-                .title("Peregrine")
+                .title(title)
                 .inner_size(1280.0, 800.0)
                 .min_inner_size(800.0, 560.0)
                 .fullscreen(fullscreen)
                 .build()?;
-            alarms::start(app.handle(), store, alerts)?;
+            if let Some((store, alerts)) = alarm_feed {
+                alarms::start(app.handle(), store, alerts)?;
+            }
             Ok(())
         })
         .build(tauri::generate_context!())?;
-    let stop = OrderlyStop::new(running, camsim);
+    let stop = OrderlyStop::new(local);
     let (on_signal, handle) = (stop.clone(), app.handle().clone());
     runtime.spawn(async move {
         peregrine_server::cli::stop_requested().await;
@@ -87,8 +108,9 @@ fn run() -> anyhow::Result<()> {
 /// What a stop stops: the server and, in the demo, the camera simulator.
 type Parts = (Running, Option<CamSim>);
 
-/// The server and the demo's camera simulator, stopped once however the
-/// stop is asked for; a second request waits for the first to finish.
+/// The server and the demo's camera simulator (none when attached to the
+/// service), stopped once however the stop is asked for; a second request
+/// waits for the first to finish.
 #[derive(Clone)]
 struct OrderlyStop {
     parts: Arc<tokio::sync::Mutex<Option<Parts>>>,
@@ -96,9 +118,9 @@ struct OrderlyStop {
 }
 
 impl OrderlyStop {
-    fn new(running: Running, camsim: Option<CamSim>) -> Self {
+    fn new(parts: Option<Parts>) -> Self {
         Self {
-            parts: Arc::new(tokio::sync::Mutex::new(Some((running, camsim)))),
+            parts: Arc::new(tokio::sync::Mutex::new(parts)),
             done: Arc::default(),
         }
     }

@@ -1,14 +1,12 @@
-//! Where things live on disk: the user's data, and what setup fetched into
-//! the cache (model, ONNX Runtime, footage). Each can be overridden by an
-//! environment variable.
+//! Where things live on disk: the user's data, and the files that ship with
+//! the program (model, ONNX Runtime, footage). An installed program finds
+//! them beside its binary ([`crate::platform::dirs`]); a source checkout
+//! finds what `npm run setup` fetched into the cache. Each can be
+//! overridden by an environment variable, for development.
 
 use std::path::PathBuf;
 
-fn home() -> PathBuf {
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."))
-}
+use crate::platform::dirs;
 
 fn env_path(name: &str) -> Option<PathBuf> {
     std::env::var_os(name)
@@ -22,49 +20,65 @@ pub fn env_usize(name: &str) -> Option<usize> {
 
 /// `$PEREGRINE_CACHE`, else `$XDG_CACHE_HOME/peregrine`, else `~/.cache/peregrine`.
 pub fn cache_dir() -> PathBuf {
-    env_path("PEREGRINE_CACHE").unwrap_or_else(|| {
-        env_path("XDG_CACHE_HOME")
-            .unwrap_or_else(|| home().join(".cache"))
-            .join("peregrine")
-    })
+    env_path("PEREGRINE_CACHE").unwrap_or_else(|| dirs::current().dev_cache())
 }
 
 /// `$PEREGRINE_DATA`, else `$XDG_DATA_HOME/peregrine`, else `~/.local/share/peregrine`.
 pub fn default_data_dir() -> PathBuf {
-    env_path("PEREGRINE_DATA").unwrap_or_else(|| {
-        env_path("XDG_DATA_HOME")
-            .unwrap_or_else(|| home().join(".local/share"))
-            .join("peregrine")
-    })
+    env_path("PEREGRINE_DATA").unwrap_or_else(|| dirs::current().user_data())
+}
+
+/// `$PEREGRINE_DATA`, else the recording service's folder (`/var/lib/peregrine`).
+pub fn service_data_dir() -> PathBuf {
+    env_path("PEREGRINE_DATA").unwrap_or_else(|| dirs::current().service_data())
+}
+
+/// A shipped file: `$variable`, else beside the installed binary, else in
+/// the set-up cache.
+fn shipped(variable: &str, pick: impl Fn(&dirs::Shipped) -> PathBuf, cached: &str) -> PathBuf {
+    env_path(variable)
+        .or_else(|| dirs::current().shipped().map(pick))
+        .unwrap_or_else(|| cache_dir().join(cached))
 }
 
 pub fn model_path() -> PathBuf {
-    env_path("PEREGRINE_MODEL").unwrap_or_else(|| cache_dir().join("models/nanodet-m.onnx"))
+    shipped(
+        "PEREGRINE_MODEL",
+        |s| s.share.join("models/nanodet-m.onnx"),
+        "models/nanodet-m.onnx",
+    )
 }
 
-/// The search's sentence-embedding model (`model.onnx`, `tokenizer.json`).
+/// The search's sentence-embedding model (`model.onnx`, `tokenizer.json`)
+/// and the word table made from it.
 pub fn embedder_dir() -> PathBuf {
-    env_path("PEREGRINE_EMBEDDER").unwrap_or_else(|| cache_dir().join("models/minilm"))
+    shipped(
+        "PEREGRINE_EMBEDDER",
+        |s| s.share.join("models/minilm"),
+        "models/minilm",
+    )
 }
 
 pub fn ort_library() -> PathBuf {
-    env_path("ORT_DYLIB_PATH").unwrap_or_else(|| cache_dir().join("ort/libonnxruntime.so.1.31.1"))
+    shipped(
+        "ORT_DYLIB_PATH",
+        |s| s.lib.join(ORT_LIBRARY),
+        &format!("ort/{ORT_LIBRARY}"),
+    )
 }
+
+/// The file name of the ONNX Runtime this program is built against.
+pub const ORT_LIBRARY: &str = "libonnxruntime.so.1.31.1";
 
 pub fn footage() -> PathBuf {
-    env_path("PEREGRINE_FOOTAGE").unwrap_or_else(|| cache_dir().join("footage/vtest.mp4"))
+    shipped(
+        "PEREGRINE_FOOTAGE",
+        |s| s.share.join("footage/vtest.mp4"),
+        "footage/vtest.mp4",
+    )
 }
 
-/// The repository root this binary was built from (for the UI and scripts
-/// in a source checkout).
-fn source_root() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-}
-
-pub fn ui_dir() -> PathBuf {
-    env_path("PEREGRINE_UI_DIR").unwrap_or_else(|| source_root().join("ui/dist"))
-}
-
-pub fn camsim_script() -> PathBuf {
-    env_path("PEREGRINE_CAMSIM").unwrap_or_else(|| source_root().join("scripts/camsim.py"))
+/// A folder to serve the UI from instead of the one built into the binary.
+pub fn ui_dir() -> Option<PathBuf> {
+    env_path("PEREGRINE_UI_DIR")
 }

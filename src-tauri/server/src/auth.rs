@@ -22,7 +22,7 @@ use rand::RngCore;
 use crate::api::error::ApiError;
 
 const COOKIE: &str = "peregrine_session";
-const TOKEN_FILE: &str = "api-token";
+pub const TOKEN_FILE: &str = "api-token";
 
 #[derive(Clone)]
 pub struct Guard(Arc<GuardInner>);
@@ -165,14 +165,19 @@ const LOGIN_HELP: &str = "<!doctype html><meta charset=utf-8><title>Peregrine</t
 <h1>Peregrine</h1><p>This page needs this launch's access link. Open Peregrine from the \
 link it printed when it started (it ends in <code>?t=…</code>), or from the desktop app.</p>";
 
-/// Writes the token where scripts on this machine can read it (owner only).
-pub fn write_token_file(data_dir: &Path, token: &str) -> anyhow::Result<()> {
+/// Writes the token where scripts on this machine can read it: its owner
+/// only, or, for the recording service, also the service's group, which the
+/// desktop window's users join.
+pub fn write_token_file(data_dir: &Path, token: &str, group_readable: bool) -> anyhow::Result<()> {
     let path = data_dir.join(TOKEN_FILE);
     let _ = std::fs::remove_file(&path);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::os::unix::fs::OpenOptionsExt::mode(
+        &mut options,
+        if group_readable { 0o640 } else { 0o600 },
+    );
     let mut file = options.open(&path)?;
     file.write_all(token.as_bytes())?;
     Ok(())

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::demo::{self, CamSim, DemoOptions};
-use crate::{assets, Running, ServerOptions};
+use crate::{assets, platform, Running, ServerOptions};
 
 #[derive(Args, Clone, Debug)]
 pub struct ServeArgs {
@@ -19,6 +19,13 @@ pub struct ServeArgs {
     /// Run without object detection
     #[arg(long)]
     pub no_detector: bool,
+    /// Run as the recording service (systemd's peregrine.service): data in
+    /// /var/lib/peregrine unless --data-dir says otherwise, the API token
+    /// readable by the service's group so a window on this machine attaches
+    /// without a password, and the service manager told when it is ready
+    /// and that it is alive
+    #[arg(long, conflicts_with = "no_detector")]
+    pub service: bool,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -45,6 +52,7 @@ impl ServeArgs {
         if self.no_detector {
             options.detector = None;
         }
+        options.service = self.service;
         options
     }
 }
@@ -92,7 +100,33 @@ async fn stop_signal() {
 
 /// Starts the server on the cameras in its database.
 pub async fn serve(args: &ServeArgs) -> anyhow::Result<Running> {
-    crate::start(args.options(assets::default_data_dir())).await
+    let data_dir = if args.service {
+        assets::service_data_dir()
+    } else {
+        assets::default_data_dir()
+    };
+    crate::start(args.options(data_dir)).await
+}
+
+/// Tells the service manager that the service is ready, then, as often as
+/// its watchdog asks, that it is alive: for as long as the database
+/// answers. A service that stops answering is restarted.
+pub fn supervise(running: &Running) -> Option<tokio::task::JoinHandle<()>> {
+    let manager = platform::service::current();
+    manager.ready(&format!("serving on http://{}", running.addr));
+    let every = manager.watchdog_interval()?;
+    let store = running.state.store.clone();
+    Some(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            match tokio::time::timeout(every, store.cameras()).await {
+                Ok(Ok(_)) => manager.alive(),
+                Ok(Err(e)) => tracing::warn!(error = %e, "watchdog: the database fails"),
+                Err(_) => tracing::warn!("watchdog: the database does not answer"),
+            }
+        }
+    }))
 }
 
 /// Starts the camera simulator, the server, and the demo cameras.
@@ -104,6 +138,6 @@ pub async fn demo(args: &DemoArgs) -> anyhow::Result<(Running, CamSim)> {
     };
     let camsim = demo::start_camsim(&opts).await?;
     let running = crate::start(args.serve.options(assets::default_data_dir().join("demo"))).await?;
-    demo::register_cameras(&running.state, &opts).await?;
+    demo::register_cameras(&running.state, &opts, &camsim).await?;
     Ok((running, camsim))
 }

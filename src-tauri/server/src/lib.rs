@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod assets;
+pub mod attach;
 pub mod auth;
 pub mod camsim;
 pub mod cli;
@@ -21,7 +22,8 @@ pub mod demo;
 pub mod evidence;
 pub mod health_alarms;
 pub mod mqtt;
-mod onvif;
+pub mod onvif;
+pub mod platform;
 pub mod recording;
 pub mod secrets;
 pub mod semantic;
@@ -56,10 +58,13 @@ pub struct ServerOptions {
     pub port: u16,
     /// `None` runs without detection.
     pub detector: Option<DetectorConfig>,
-    pub ui_dir: PathBuf,
+    /// A folder to serve the UI from; `None` serves the one built in.
+    pub ui_dir: Option<PathBuf>,
     pub recording: recording::RecordingOptions,
     /// The search's semantic fallback model; `None` runs without it.
     pub embedder: Option<PathBuf>,
+    /// Runs as the recording service: a window on this machine may attach.
+    pub service: bool,
 }
 
 impl ServerOptions {
@@ -77,6 +82,7 @@ impl ServerOptions {
             port,
             detector: Some(detector),
             ui_dir: assets::ui_dir(),
+            service: false,
         }
     }
 }
@@ -203,6 +209,7 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<Running> {
     }
     let paths = (options.data_dir.as_path(), options.recording.clone());
     let mut state = AppState::new(store, engine, secrets, alerts, mqtt, paths);
+    state.service = options.service;
     if let Some(dir) = options.embedder.clone() {
         let ort = assets::ort_library();
         let loaded =
@@ -222,8 +229,11 @@ pub async fn start(options: ServerOptions) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let guard = auth::Guard::new(addr.port());
     let token = guard.token().to_owned();
-    auth::write_token_file(&options.data_dir, &token)?;
-    let router = api::router(state.clone(), guard, &options.ui_dir);
+    auth::write_token_file(&options.data_dir, &token, options.service)?;
+    if options.service {
+        attach::announce(&options.data_dir, addr)?;
+    }
+    let router = api::router(state.clone(), guard, options.ui_dir.as_deref());
 
     let (shutdown, shutdown_rx) = oneshot::channel::<()>();
     let served = tokio::spawn(async move {

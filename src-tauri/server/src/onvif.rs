@@ -18,6 +18,8 @@ use sha1::{Digest, Sha1};
 use tracing::debug;
 use url::Url;
 
+pub mod discovery;
+
 const DEVICE_NS: &str = "http://www.onvif.org/ver10/device/wsdl";
 const MEDIA_NS: &str = "http://www.onvif.org/ver10/media/wsdl";
 /// Per request; a probe makes a handful.
@@ -117,6 +119,14 @@ impl Camera {
         }
         profiles.retain(|p| !p.stream_uri.is_empty());
         Ok(Discovery { device, profiles })
+    }
+
+    /// Make, model, firmware and serial alone.
+    pub async fn device_info(&self) -> Result<DeviceInfo, OnvifError> {
+        let xml = self
+            .call(&self.device_url, DEVICE_NS, "GetDeviceInformation", "")
+            .await?;
+        parse_device_info(&xml).ok_or_else(|| self.not_onvif())
     }
 
     /// Many cameras keep a wrong clock and refuse tokens dated by ours.

@@ -2,7 +2,7 @@
 //! Internal details are logged here once and never sent.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, OptionalFromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -137,6 +137,22 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<T>::from_request(req, state).await {
             Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::from_json(rejection)),
+        }
+    }
+}
+
+/// An optional body: none when the request has no JSON content type.
+impl<S, T> OptionalFromRequest<S> for ApiJson<T>
+where
+    Json<T>: OptionalFromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        match <Json<T> as OptionalFromRequest<S>>::from_request(req, state).await {
+            Ok(value) => Ok(value.map(|Json(v)| Self(v))),
             Err(rejection) => Err(ApiError::from_json(rejection)),
         }
     }

@@ -14,6 +14,7 @@ pub mod rules;
 pub mod search;
 pub mod settings;
 pub mod tracks;
+pub mod ui;
 pub mod webhooks;
 
 use std::path::{Path, PathBuf};
@@ -21,7 +22,6 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::http::Request;
-use axum::response::{Html, IntoResponse};
 use axum::routing::{delete, get, patch, post};
 use axum::{middleware, Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -29,7 +29,6 @@ use peregrine_engine::{DetectorStats, Engine};
 use peregrine_store::Store;
 use serde::Serialize;
 use tokio::sync::broadcast;
-use tower_http::services::ServeDir;
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{self, Guard};
@@ -53,6 +52,9 @@ pub struct AppState {
     pub exports: crate::evidence::Exports,
     /// Search's guesses for words in no table.
     pub semantic: Option<Arc<crate::semantic::SemanticTerms>>,
+    /// Whether this is the recording service, which records with no
+    /// window open, or a console that records while it runs.
+    pub service: bool,
 }
 
 impl AppState {
@@ -75,16 +77,18 @@ impl AppState {
             recordings: Arc::new(paths.1),
             exports: Default::default(),
             semantic: None,
+            service: false,
         }
     }
 }
 
-pub fn router(state: AppState, guard: Guard, ui_dir: &Path) -> Router {
+pub fn router(state: AppState, guard: Guard, ui_dir: Option<&Path>) -> Router {
     let api = Router::new()
         .route("/api/v1/health", get(health))
         .route("/api/v1/cameras", get(cameras::list).post(cameras::create))
         .route("/api/v1/cameras/test", post(cameras::test_connection))
         .route("/api/v1/onvif/probe", post(onvif::probe))
+        .route("/api/v1/onvif/discover", post(onvif::discover))
         .route(
             "/api/v1/cameras/{id}",
             get(cameras::get_one)
@@ -185,12 +189,8 @@ pub fn router(state: AppState, guard: Guard, ui_dir: &Path) -> Router {
         .route("/api/v1/machine/measure", post(machine::measure))
         .route("/api/{*rest}", get(no_such_endpoint).post(no_such_endpoint))
         .with_state(state);
-    let app = if ui_dir.join("index.html").is_file() {
-        api.fallback_service(ServeDir::new(ui_dir).append_index_html_on_directories(true))
-    } else {
-        api.fallback(ui_missing)
-    };
-    app.layer(middleware::from_fn_with_state(guard, auth::guard))
+    ui::serve(api, ui_dir)
+        .layer(middleware::from_fn_with_state(guard, auth::guard))
         // Spans carry the path only: query strings may hold secrets.
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
             tracing::debug_span!("http", method = %req.method(), path = %req.uri().path())
@@ -206,6 +206,9 @@ struct Health {
     /// Desktop window only: whether native notifications could be shown.
     #[serde(skip_serializing_if = "Option::is_none")]
     notifications: Option<serde_json::Value>,
+    /// `service`: the recording service, which records with no window
+    /// open; `standalone`: a console that records while it runs.
+    mode: &'static str,
 }
 
 #[derive(Serialize)]
@@ -233,18 +236,12 @@ async fn health(State(s): State<AppState>) -> Result<Json<Health>, ApiError> {
             stats: s.engine.detector_stats().unwrap_or_default(),
         },
         notifications,
+        mode: if s.service { "service" } else { "standalone" },
     }))
 }
 
 async fn no_such_endpoint() -> ApiError {
     ApiError::not_found("no such API endpoint: see the README for the /api/v1 routes")
-}
-
-async fn ui_missing() -> impl IntoResponse {
-    Html(
-        "<!doctype html><meta charset=utf-8><title>Peregrine</title>\
-         <p>The web UI is not built yet: run <code>npm run setup</code> and reload.</p>",
-    )
 }
 
 /// UTC microseconds → RFC 3339 with microseconds.

@@ -1,15 +1,60 @@
 //! `POST /api/v1/onvif/probe`: asks an ONVIF camera who it is and which
 //! RTSP streams it offers, to fill in the camera form. Nothing is stored,
 //! and the password is used only to sign the requests.
+//!
+//! `POST /api/v1/onvif/discover`: finds the ONVIF cameras on the local
+//! network (WS-Discovery), with make, model and address.
+
+use std::time::Duration;
 
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tracing::debug;
 
 use super::error::{ApiError, ApiJson};
+use crate::onvif::discovery::{self, Found};
 use crate::onvif::{Camera, Discovery, OnvifError};
 
 const DEFAULT_PORT: u16 = 80;
+/// How long a discovery listens for answers unless asked otherwise.
+const DEFAULT_WAIT_MS: u64 = 3_000;
+const MAX_WAIT_MS: u64 = 15_000;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoverRequest {
+    /// How long to listen for answers (default 3000, at most 15000).
+    #[serde(default)]
+    wait_ms: Option<u64>,
+}
+
+#[derive(Serialize)]
+pub struct DiscoverReply {
+    cameras: Vec<Found>,
+    waited_ms: u64,
+}
+
+/// The cameras that answered a WS-Discovery probe on the local network.
+pub async fn discover(
+    body: Option<ApiJson<DiscoverRequest>>,
+) -> Result<Json<DiscoverReply>, ApiError> {
+    let request = body.map(|ApiJson(b)| b).unwrap_or_default();
+    let waited_ms = request.wait_ms.unwrap_or(DEFAULT_WAIT_MS);
+    if !(100..=MAX_WAIT_MS).contains(&waited_ms) {
+        return Err(ApiError::invalid(
+            "wait_ms",
+            format!("must be between 100 and {MAX_WAIT_MS}"),
+        ));
+    }
+    let cameras = discovery::probe(discovery::MULTICAST, Duration::from_millis(waited_ms))
+        .await
+        .map_err(|e| {
+            ApiError::unavailable(format!(
+                "Cannot search the network for cameras ({e}): check that this machine is on the cameras' network, or type a camera's address."
+            ))
+        })?;
+    Ok(Json(DiscoverReply { cameras, waited_ms }))
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

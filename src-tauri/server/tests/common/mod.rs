@@ -9,6 +9,12 @@ use std::time::{Duration, Instant};
 
 use peregrine_server::{assets, Running, ServerOptions};
 
+/// The GStreamer simulator, for what the built-in one does not do (other
+/// codecs, authentication, timestamp jumps, extra paths).
+pub fn camsim_script() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/camsim.py")
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -35,7 +41,7 @@ impl CamSim {
             footage.display()
         );
         let mut child = Command::new("/usr/bin/python3")
-            .arg(assets::camsim_script())
+            .arg(camsim_script())
             .arg("--footage")
             .arg(&footage)
             .args([
