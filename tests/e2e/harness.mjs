@@ -84,22 +84,27 @@ function killGroup(pid, signal) {
 /**
  * Start `peregrine demo --data-dir <tmp> --port 0 --rtsp-port <free> --cameras N`
  * in its own process group and wait for the start link on stdout.
+ * `serve: true` starts `peregrine serve` on a fresh data folder instead (no
+ * cameras: a first run); `prefix` runs it through a command such as
+ * `ip netns exec NAME`.
  *
  * Resolves to { url, origin, rtspPort, dataDir, child, output(), stop() }.
  * Always call stop() (it kills the whole process group and removes the data dir).
  */
-export async function startDemo({ cameras = 4, extraArgs = [], env = {}, timeoutMs = 60_000 } = {}) {
-  const bin = peregrineBin();
+export async function startDemo({ cameras = 4, extraArgs = [], env = {}, timeoutMs = 60_000, serve = false, prefix = [] } = {}) {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), "peregrine-e2e-"));
   const rtspPort = await freePort();
-  const args = [
-    "demo",
-    "--data-dir", dataDir,
-    "--port", "0",
-    "--rtsp-port", String(rtspPort),
-    "--cameras", String(cameras),
-    ...extraArgs,
-  ];
+  const peregrineArgs = serve
+    ? ["serve", "--data-dir", dataDir, "--port", "0", ...extraArgs]
+    : [
+        "demo",
+        "--data-dir", dataDir,
+        "--port", "0",
+        "--rtsp-port", String(rtspPort),
+        "--cameras", String(cameras),
+        ...extraArgs,
+      ];
+  const [bin, ...args] = [...prefix, peregrineBin(), ...peregrineArgs];
 
   let stdout = "";
   let stderr = "";

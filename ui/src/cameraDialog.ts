@@ -9,6 +9,7 @@ import {
   ApiError,
   createCamera,
   deleteCamera,
+  onvifDiscover,
   onvifProbe,
   testConnection,
   updateCamera,
@@ -48,9 +49,11 @@ export class CameraDialog {
   private readonly recordingsButton: HTMLButtonElement;
   private readonly onvifHost = el("input");
   private readonly onvifResults = el("div");
+  private readonly discovered = el("div");
 
   constructor(
-    private readonly saved: (camera: Camera) => void,
+    /** `created`: a new camera rather than an edit. */
+    private readonly saved: (camera: Camera, created: boolean) => void,
     private readonly deleted: (id: number) => void,
     private readonly openRules: (camera: Camera) => void,
     private readonly openRecordings: (camera: Camera) => void,
@@ -128,6 +131,12 @@ export class CameraDialog {
     this.show(null);
   }
 
+  /** Add a camera, starting with a search of the network for ONVIF cameras. */
+  openAndDiscover(): void {
+    this.show(null);
+    void this.findCameras();
+  }
+
   /** Edit a camera: its fields filled in, the password left blank (unchanged). */
   openEdit(camera: Camera): void {
     this.show(camera);
@@ -152,6 +161,7 @@ export class CameraDialog {
     set("url", camera?.url ?? "");
     set("sub_url", camera?.sub_url ?? "");
     this.onvifResults.replaceChildren();
+    this.discovered.replaceChildren();
     this.onvifHost.value = "";
     set("username", camera?.username ?? "");
     set("detect_fps", String(camera?.detect_fps ?? 5));
@@ -182,11 +192,49 @@ export class CameraDialog {
     this.onvifHost.autocomplete = "off";
     const find = this.button("Find streams", "button", () => void this.findStreams());
     find.dataset["testid"] = "onvif-find";
-    row.append(this.onvifHost, find);
+    const search = this.button("Find cameras on this network", "button", () => void this.findCameras());
+    search.dataset["testid"] = "onvif-discover";
+    row.append(this.onvifHost, find, search);
     this.onvifResults.className = "dialog__onvif";
     this.onvifResults.setAttribute("role", "status");
-    wrap.append(label, row, this.onvifResults);
+    this.discovered.className = "dialog__onvif";
+    this.discovered.setAttribute("role", "status");
+    this.discovered.dataset["testid"] = "onvif-found";
+    wrap.append(label, row, this.discovered, this.onvifResults);
     return wrap;
+  }
+
+  /** WS-Discovery: the ONVIF cameras on this network, each a button that picks it. */
+  private async findCameras(): Promise<void> {
+    this.discovered.replaceChildren(el("p", undefined, "Looking for cameras on this network (3 s)…"));
+    try {
+      const { cameras } = await onvifDiscover();
+      if (cameras.length === 0) {
+        this.discovered.replaceChildren(
+          el("p", "dialog__error", "No ONVIF camera answered. Check that the cameras are on this machine's network and have ONVIF on, or type a camera's address."),
+        );
+        return;
+      }
+      const list = el("ul", "dialog__profiles");
+      for (const c of cameras) {
+        const li = el("li", "dialog__profile");
+        li.dataset["testid"] = "onvif-camera";
+        const make = [c.manufacturer, c.model].filter(Boolean).join(" ") || "Unknown make";
+        li.append(el("span", undefined, `${make}${c.name ? ` “${c.name}”` : ""} at ${c.host}:${c.port}`));
+        li.append(
+          this.button("Pick", "button", () => {
+            this.onvifHost.value = `${c.host}:${c.port}`;
+            if (!this.value("name") && c.name) this.setValue("name", c.name);
+            this.onvifResults.replaceChildren(el("p", undefined, "Type its username and password above, then Find streams."));
+            this.inputs.get("username")?.focus();
+          }),
+        );
+        list.append(li);
+      }
+      this.discovered.replaceChildren(el("p", undefined, `${cameras.length} camera${cameras.length === 1 ? "" : "s"} found:`), list);
+    } catch (e) {
+      this.discovered.replaceChildren(el("p", "dialog__error", e instanceof Error ? e.message : String(e)));
+    }
   }
 
   private async findStreams(): Promise<void> {
@@ -356,8 +404,9 @@ export class CameraDialog {
       const camera = this.editing ? await updateCamera(this.editing.id, this.patch(this.editing)) : await createCamera(this.input());
       const password = this.inputs.get("password");
       if (password) password.value = "";
+      const created = this.editing === null;
       this.element.close();
-      this.saved(camera);
+      this.saved(camera, created);
     } catch (e) {
       this.showError(e);
     }

@@ -42,7 +42,7 @@ function byId<T extends HTMLElement>(id: string): T {
 class App {
   private readonly grid = byId<HTMLDivElement>("camera-grid");
   private readonly cameras = byId<HTMLElement>("cameras");
-  private readonly gridEmpty = byId<HTMLParagraphElement>("cameras-empty");
+  private readonly gridEmpty = byId<HTMLElement>("cameras-empty");
   private readonly banner = byId<HTMLDivElement>("banner");
   private readonly health = new HealthView();
   readonly layout = new GridLayout(this.grid, document.querySelectorAll<HTMLButtonElement>(".segmented [data-columns]"));
@@ -64,9 +64,12 @@ class App {
   private readonly machineBanner = new MachineBanner(byId("machine-banner"), () => this.settings.openAndMeasure());
   private readonly addDialog = new CameraDialog(
     // More or fewer cameras enabled may start or end the too-many-cameras warning.
-    (camera) => {
+    (camera, created) => {
+      // The first camera of a fresh console goes on to what raises an alarm.
+      const first = created && this.tiles.size === 0;
       this.upsertCamera(camera);
       void this.refreshMachine();
+      if (first) void this.rulesDialog.open(camera);
     },
     (id) => {
       this.removeCamera(id);
@@ -111,6 +114,10 @@ class App {
   constructor() {
     document.body.append(this.addDialog.element, this.rulesDialog.element, this.playback.element, this.settings.element);
     byId<HTMLButtonElement>("add-camera").addEventListener("click", () => this.addDialog.open());
+    // First run: the steps shown while there is no camera.
+    byId<HTMLButtonElement>("firstrun-discover").addEventListener("click", () => this.addDialog.openAndDiscover());
+    byId<HTMLButtonElement>("firstrun-add").addEventListener("click", () => this.addDialog.open());
+    byId<HTMLButtonElement>("firstrun-measure").addEventListener("click", () => this.settings.openAndMeasure());
     byId<HTMLButtonElement>("open-settings").addEventListener("click", () => this.settings.open());
     byId("side").append(this.alarms.element, this.detections.element);
     this.cameras.before(this.search.element);
@@ -329,11 +336,24 @@ function bindBoxesToggle(): () => void {
  * / search (Esc: back to live); , settings.
  */
 function bindShortcuts(layout: GridLayout, alarms: AlarmQueue, search: SearchPanel, settings: SettingsDialog, toggleBoxes: () => void): void {
+  // A closed dialog gives up focus at once when its opener is gone (the
+  // first-run banner), rather than when the browser next fixes focus up.
+  document.addEventListener(
+    "close",
+    (event) => {
+      const dialog = event.target;
+      const focused = document.activeElement;
+      if (dialog instanceof HTMLDialogElement && focused instanceof HTMLElement && dialog.contains(focused)) focused.blur();
+    },
+    true,
+  );
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
     const target = event.target as HTMLElement | null;
     if (target && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))) return;
-    if (target?.closest("dialog")) return;
+    // Keys typed in an open dialog are its own. A dialog that just closed can
+    // still hold focus until the browser moves it, and must not eat them.
+    if (target?.closest("dialog[open]")) return;
     if (event.shiftKey && (event.key === "ArrowLeft" || event.key === "ArrowRight")) {
       const tile = target?.closest<HTMLElement>("[data-camera-id]");
       if (tile) {
