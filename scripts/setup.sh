@@ -23,8 +23,12 @@ apt_run=(ffmpeg opencv-doc python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-to
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp wamerican)
 apt_test=(chromium xvfb xauth x11-utils libgl1-mesa-dri imagemagick dbus dbus-x11 mosquitto
   webkit2gtk-driver)
+# Packaging (`npm run package`, and the package test: lintian, a Debian root).
+apt_package=(rpm unzip)
+[ "$want_test" -eq 1 ] && apt_test+=("${apt_package[@]}" lintian mmdebstrap)
 wanted=("${apt_build[@]}" "${apt_run[@]}")
 [ "$want_test" -eq 1 ] && wanted+=("${apt_test[@]}")
+[ "${PEREGRINE_SETUP_PACKAGING:-}" = 1 ] && wanted+=("${apt_package[@]}")
 
 if [ -z "${PEREGRINE_SKIP_APT:-}" ] && command -v dpkg-query >/dev/null 2>&1; then
   missing=()
