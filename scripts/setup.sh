@@ -18,11 +18,13 @@ bash "$root/scripts/bootstrap.sh"
 apt_build=(pkg-config clang libclang-dev libavcodec-dev libavformat-dev libavutil-dev
   libswscale-dev libdbus-1-dev libssl-dev build-essential
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev)
-apt_run=(ffmpeg opencv-doc python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools
-  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
-  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-rtsp wamerican)
+# The window's live video needs GStreamer's libav and bad plugins (WebKitGTK).
+apt_run=(ffmpeg opencv-doc gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-bad gstreamer1.0-libav wamerican)
+# The tests' GStreamer camera simulator (other codecs, authentication, faults).
 apt_test=(chromium xvfb xauth x11-utils libgl1-mesa-dri imagemagick dbus dbus-x11 mosquitto
-  webkit2gtk-driver)
+  webkit2gtk-driver python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-tools
+  gstreamer1.0-plugins-ugly gstreamer1.0-rtsp iproute2)
 # Packaging (`npm run package`, and the package test: lintian, a Debian root).
 apt_package=(rpm unzip)
 [ "$want_test" -eq 1 ] && apt_test+=("${apt_package[@]}" lintian mmdebstrap)

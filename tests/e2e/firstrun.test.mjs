@@ -60,6 +60,8 @@ test("first run: find the ONVIF camera, pick its streams, a rule from a template
   const children = [];
   let demo;
   let browser;
+  let page;
+  let passed = false;
   const tmp = mkdtempSync(path.join(os.tmpdir(), "peregrine-firstrun-"));
   try {
     // The camera's host: the RTSP streams, and the ONVIF camera in front of them.
@@ -85,7 +87,7 @@ test("first run: find the ONVIF camera, pick its streams, a rule from a template
     writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${net.NVR} ${chromiumPath()} "$@"\n`);
     chmodSync(wrapper, 0o755);
     browser = await launchBrowser({ executablePath: wrapper });
-    const page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
+    page = await browser.newPage({ viewport: { width: 1440, height: 900 } });
     const errors = [];
     page.on("pageerror", (err) => errors.push(err.message));
     await page.route("**/api/v1/machine/measure*", (route) => {
@@ -161,7 +163,12 @@ test("first run: find the ONVIF camera, pick its streams, a rule from a template
     mkdirSync(artifactsDir, { recursive: true });
     await page.screenshot({ path: path.join(artifactsDir, "firstrun.png") });
     assert.deepEqual(errors, []);
+    passed = true;
   } finally {
+    if (!passed && page) {
+      mkdirSync(artifactsDir, { recursive: true });
+      await page.screenshot({ path: path.join(artifactsDir, "firstrun-failed.png") }).catch(() => undefined);
+    }
     await browser?.close();
     await demo?.stop();
     children.forEach(kill);

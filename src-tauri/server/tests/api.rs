@@ -291,3 +291,48 @@ async fn api_contract() {
         "the capture saw the engine's logs"
     );
 }
+
+/// The UI comes from the binary itself, with cache headers that let an
+/// upgrade show at once; health says who records.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serves_the_built_in_ui() {
+    let server = TestServer::start(false).await;
+    let page = server.client.get(server.url("/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["cache-control"], "no-cache");
+    assert!(page.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let etag = page.headers()["etag"].clone();
+    let html = page.text().await.unwrap();
+    assert!(html.contains("<title>Peregrine"), "{html}");
+    let script = html
+        .split('"')
+        .find(|s| s.starts_with("/assets/") && s.ends_with(".js"))
+        .expect("the page loads a script from /assets/");
+    let js = server.client.get(server.url(script)).send().await.unwrap();
+    assert_eq!(js.status(), 200);
+    assert_eq!(
+        js.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    let again = server
+        .client
+        .get(server.url("/"))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    let missing = server
+        .client
+        .get(server.url("/nope.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let health = server.get_json("/api/v1/health").await;
+    assert_eq!(health["mode"], "standalone");
+    server.running.stop().await;
+}

@@ -10,7 +10,8 @@
 //! detections it emitted and stored; the SQLite file must hold exactly that
 //! many, including every detection the live event stream announced; every
 //! recording segment must be closed with its file as long as its index row
-//! says; and the camera simulator must be gone with its parent.
+//! says; and the port of the built-in camera simulator must be free once
+//! the process has gone.
 //!
 //! The desktop app needs its binary built (`npm run setup -- --test` does;
 //! `$PEREGRINE_APP_BIN` or `peregrine-app` beside `peregrine`) and Xvfb.
@@ -187,7 +188,8 @@ struct Figures {
     segments: usize,
     open_segments: Vec<String>,
     wrong_length: Vec<String>,
-    camsim_left: Vec<u32>,
+    /// The demo's RTSP port still taken after the process exited.
+    rtsp_port_held: bool,
     dropped_by_detector: u64,
 }
 
@@ -219,9 +221,8 @@ impl Figures {
             self.stop_time.as_secs_f64()
         );
         assert!(
-            self.camsim_left.is_empty(),
-            "{name}: the camera simulator outlived it (pids {:?})",
-            self.camsim_left
+            !self.rtsp_port_held,
+            "{name}: the camera simulator's port is still taken after it exited"
         );
         let Some((emitted, stored, closed)) = self.said else {
             panic!("{name}: no \"stopped in …\" line with the counts:\n{tail}");
@@ -275,7 +276,7 @@ impl Figures {
             "{}: {} → exit {:?} after {:.2} s; {said}; SQLite holds {} detections; \
              the event stream showed {} boxes in {} frames, {} frames not all stored; \
              {} segments, {} left open, {} with a wrong length; detector dropped {} frames; \
-             camera simulator left running: {:?}",
+             camera simulator's port still taken: {}",
             self.name,
             self.how,
             self.exit.and_then(|s| s.code()),
@@ -288,7 +289,7 @@ impl Figures {
             self.open_segments.len(),
             self.wrong_length.len(),
             self.dropped_by_detector,
-            self.camsim_left,
+            self.rtsp_port_held,
         );
     }
 }
@@ -368,6 +369,12 @@ async fn load_then_stop(
         .get_envs()
         .find(|(k, _)| *k == "DISPLAY")
         .and_then(|(_, v)| v.map(|v| v.to_string_lossy().into_owned()));
+    let rtsp_port: u16 = command
+        .get_args()
+        .skip_while(|a| *a != "--rtsp-port")
+        .nth(1)
+        .and_then(|p| p.to_str()?.parse().ok())
+        .expect("the demo's --rtsp-port");
     let mut process = Launched::spawn(command);
 
     // The API's address from the first line that prints it; the token file.
@@ -479,10 +486,9 @@ async fn load_then_stop(
     tokio::time::sleep(LOAD).await;
     let health = get("/api/v1/health").await;
     let dropped_by_detector = health["detector"]["dropped"].as_u64().unwrap_or(0);
-    let camsims = children_named(process.pid(), "camsim");
     assert!(
-        !camsims.is_empty(),
-        "{name}: no camera simulator among its children"
+        std::net::TcpStream::connect(("127.0.0.1", rtsp_port)).is_ok(),
+        "{name}: its camera simulator does not serve on port {rtsp_port}"
     );
     let shown_before_stop = streamed.lock().map(|s| s.clone()).unwrap_or_default();
 
@@ -499,12 +505,7 @@ async fn load_then_stop(
         std::thread::sleep(Duration::from_millis(10));
     };
     let stop_time = signalled.elapsed();
-    let camsim_left: Vec<u32> = camsims.into_iter().filter(|p| alive(*p)).collect();
-    for pid in &camsim_left {
-        let _ = Command::new("kill")
-            .args(["-KILL", &pid.to_string()])
-            .status();
-    }
+    let rtsp_port_held = std::net::TcpListener::bind(("127.0.0.1", rtsp_port)).is_err();
     watcher.abort();
     // The pipes' last lines.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -581,7 +582,7 @@ async fn load_then_stop(
         segments,
         open_segments,
         wrong_length,
-        camsim_left,
+        rtsp_port_held,
         dropped_by_detector,
     };
     figures.report();
@@ -610,40 +611,6 @@ fn stop_line(line: &str) -> Option<(u64, u64, u64)> {
         .filter(|s| !s.is_empty())
         .map(|s| s.parse::<u64>().ok());
     Some((numbers.next()??, numbers.next()??, numbers.next()??))
-}
-
-/// Processes whose parent is `parent` and whose command line mentions `word`.
-fn children_named(parent: u32, word: &str) -> Vec<u32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| parent_of(*pid) == Some(parent))
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(word))
-        })
-        .collect()
-}
-
-fn parent_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // "pid (comm) state ppid …": comm may hold spaces and parentheses.
-    let after = &stat[stat.rfind(')')? + 2..];
-    after.split(' ').nth(1)?.parse().ok()
-}
-
-/// Running, or stopped but not yet reaped (a zombie holds no resources).
-fn alive(pid: u32) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    let state = stat
-        .rfind(')')
-        .and_then(|i| stat[i + 2..].chars().next())
-        .unwrap_or('X');
-    !matches!(state, 'Z' | 'X')
 }
 
 /// A virtual X display for the desktop window, stopped by its own PID.
