@@ -65,8 +65,9 @@ class App {
   private readonly addDialog = new CameraDialog(
     // More or fewer cameras enabled may start or end the too-many-cameras warning.
     (camera, created) => {
-      // The first camera of a fresh console goes on to what raises an alarm.
-      const first = created && this.tiles.size === 0;
+      // The first camera of a fresh console goes on to what raises an alarm
+      // (the event stream may have shown the new camera already).
+      const first = created && [...this.tiles.keys()].every((id) => id === camera.id);
       this.upsertCamera(camera);
       void this.refreshMachine();
       if (first) void this.rulesDialog.open(camera);

@@ -107,6 +107,13 @@ export class RulesDialog {
       const ratio = this.img.naturalWidth / Math.max(1, this.img.naturalHeight);
       this.stage.style.maxWidth = `calc(56vh * ${ratio.toFixed(4)})`;
     });
+    // A camera saved a moment ago has no picture yet: ask again each second
+    // while the dialog is open.
+    this.img.addEventListener("error", () => {
+      window.setTimeout(() => {
+        if (this.element.open && this.camera) this.img.src = snapshotUrl(this.camera.id);
+      }, 1_000);
+    });
     this.overlay = svg("svg", { class: "rules__overlay", viewBox: "0 0 1 1", preserveAspectRatio: "none" });
     this.stage.append(this.img, this.overlay);
     this.stage.addEventListener("click", (e) => this.addPoint(e));
