@@ -80,6 +80,7 @@ if [[ " $formats " == *" deb "* ]]; then
   cp -a "$tree/." "$deb/usr/"
   install -Dm 0644 packaging/linux/peregrine.service "$deb/lib/systemd/system/peregrine.service"
   cp packaging/linux/copyright "$deb/usr/share/doc/peregrine/copyright"
+  install -Dm 0644 packaging/linux/lintian-overrides "$deb/usr/share/lintian/overrides/peregrine"
   printf 'peregrine (%s) stable; urgency=medium\n\n  * Release %s.\n\n -- Peregrine <packages@peregrine.invalid>  %s\n' \
     "$version" "$version" "$(date -R -d "@${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct)}")" \
     | gzip -9n > "$deb/usr/share/doc/peregrine/changelog.gz"
@@ -129,5 +130,6 @@ if [[ " $formats " == *" rpm "* ]]; then
     || { cat "$stage/rpmbuild.log" >&2; exit 1; }
   rpm_file="$(find "$out" -name "peregrine-$version-*.rpm" | head -1)"
   mv "$rpm_file" "$out/" 2>/dev/null || true
+  rmdir "$out/x86_64" 2>/dev/null || true
   say "$(du -h "$out/$(basename "$rpm_file")" | cut -f1) $out/$(basename "$rpm_file")"
 fi
