@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { CHROMIUM_ARGS, artifactsDir, borderBands, inset, launchBrowser, pixelShareExpr, startDemo, visibilityExpr } from "./harness.mjs";
+import { CHROMIUM_ARGS, artifactsDir, borderBands, drawArea, inset, launchBrowser, pixelShareExpr, startDemo, visibilityExpr } from "./harness.mjs";
 
 const FIRST_ALERT_MS = 60_000;
 
@@ -117,15 +117,7 @@ test("the demo raises an alert before any click; the queue works by keyboard", {
     await page.waitForSelector("[data-testid=rules-dialog][open]");
     await page.waitForFunction(() => document.querySelectorAll("[data-testid=rule]").length === 3, null, { timeout: 5_000 });
     await page.waitForFunction(() => document.querySelector(".rules__img")?.naturalWidth > 0, null, { timeout: 10_000 });
-    await page.click("[data-draw=zone]");
-    const stage = await page.locator(".rules__img").boundingBox();
-    for (const [fx, fy] of [[0.1, 0.1], [0.4, 0.1], [0.4, 0.4], [0.1, 0.4]]) {
-      await page.mouse.click(stage.x + fx * stage.width, stage.y + fy * stage.height);
-      await page.waitForTimeout(350); // separate clicks, not a double-click
-    }
-    await page.fill(".rules__name", "Back door");
-    await page.click("text=Save shape");
-    await page.waitForFunction(() => [...document.querySelectorAll("[data-testid=zone-list] li")].some((li) => li.textContent?.includes("Back door")), null, { timeout: 5_000 });
+    await drawArea(page, "Back door", [[0.1, 0.1], [0.4, 0.1], [0.4, 0.4], [0.1, 0.4]]);
     await page.selectOption("select[aria-label='Rule template']", "loitering");
     assert.equal(await page.$eval("select[aria-label='Area or line the rule watches'] option:checked", (o) => o.textContent), "Entrance");
     await page.selectOption("select[aria-label='Area or line the rule watches']", { label: "Back door" });

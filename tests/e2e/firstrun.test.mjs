@@ -16,7 +16,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from "node:f
 import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { artifactsDir, chromiumPath, launchBrowser, repoRoot, startDemo } from "./harness.mjs";
+import { artifactsDir, chromiumPath, drawArea, launchBrowser, repoRoot, startDemo } from "./harness.mjs";
 
 const ONVIF_PASSWORD = "Cam-Passw0rd-77";
 const MEASURE_S = 3;
@@ -138,15 +138,7 @@ test("first run: find the ONVIF camera, pick its streams, a rule from a template
     // Step 2: its zones and rules open by themselves; an area and a template.
     await page.waitForSelector("[data-testid=rules-dialog][open]", { timeout: 10_000 });
     await page.waitForFunction(() => document.querySelector(".rules__img")?.naturalWidth > 0, null, { timeout: 30_000 });
-    await page.click("[data-draw=zone]");
-    const stage = await page.locator(".rules__img").boundingBox();
-    for (const [fx, fy] of [[0.02, 0.02], [0.98, 0.02], [0.98, 0.98], [0.02, 0.98]]) {
-      await page.mouse.click(stage.x + fx * stage.width, stage.y + fy * stage.height);
-      await page.waitForTimeout(350); // separate clicks, not a double-click
-    }
-    await page.fill(".rules__name", "Plaza");
-    await page.click("text=Save shape");
-    await page.waitForFunction(() => [...document.querySelectorAll("[data-testid=zone-list] li")].some((li) => li.textContent?.includes("Plaza")), null, { timeout: 5_000 });
+    await drawArea(page, "Plaza", [[0.02, 0.02], [0.98, 0.02], [0.98, 0.98], [0.02, 0.98]]);
     await page.selectOption("select[aria-label='Rule template']", "person_in_area");
     await page.click("[data-testid=add-rule]");
     await page.waitForFunction(() => document.querySelectorAll("[data-testid=rule]").length === 1, null, { timeout: 5_000 });

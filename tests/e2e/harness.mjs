@@ -335,3 +335,20 @@ export function visibilityExpr(selector) {
     });
   })()`;
 }
+
+/**
+ * Draws an area named `name` on the open rules dialog's picture by clicking
+ * its corners (fractions of the picture), saves it and waits for it in the list.
+ */
+export async function drawArea(page, name, corners) {
+  await page.click("[data-draw=zone]");
+  const stage = await page.locator(".rules__img").boundingBox();
+  for (const [fx, fy] of corners) {
+    await page.mouse.click(stage.x + fx * stage.width, stage.y + fy * stage.height);
+    await page.waitForTimeout(350); // separate clicks, not a double-click
+  }
+  await page.fill(".rules__name", name);
+  await page.click("text=Save shape");
+  await page.waitForFunction((n) => [...document.querySelectorAll("[data-testid=zone-list] li")].some((li) => li.textContent?.includes(n)), name, { timeout: 5_000 });
+}
+
