@@ -59,7 +59,8 @@ grep '^[EW]:' <<<"$lintian_out" | sed 's/^/  /' >&2 || true
 base="$cache/bookworm.tar"
 if [ ! -f "$base" ]; then
   say "making a Debian 12 root (once)"
-  mmdebstrap --quiet --variant=apt bookworm "$base.tmp" && mv "$base.tmp" "$base"
+  # The extension tells mmdebstrap to write a tarball.
+  mmdebstrap --quiet --variant=apt bookworm "$cache/bookworm.part.tar" && mv "$cache/bookworm.part.tar" "$base"
 fi
 chroot_dir="$(mktemp -d /tmp/peregrine-root.XXXXXX)"
 pids=()
