@@ -138,8 +138,10 @@ stop_service() {
 }
 
 start_service /tmp/peregrine-service.log
-token_mode="$(stat -c '%a %U:%G' "$chroot_dir$state_dir/api-token")"
-[ "$token_mode" = "640 $user:$user" ] || fail "the API token is $token_mode, wanted 640 $user:$user"
+# Numeric ids: this machine's names for them are not the root's.
+token_mode="$(stat -c '%a %u:%g' "$chroot_dir$state_dir/api-token")"
+wanted_mode="640 $(in_root id -u "$user"):$(in_root id -g "$user")"
+[ "$token_mode" = "$wanted_mode" ] || fail "the API token is $token_mode, wanted $wanted_mode ($user)"
 [ "$(call GET /api/v1/health | json 'd["mode"]')" = service ] || fail "health does not say mode service"
 say "service answers as $user on $api (token $token_mode)"
 
